@@ -1,0 +1,74 @@
+"""Resolve `--model ID|PATH` to a BertConfig (and a weights location) without any network access."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+
+DEFAULT_MODEL = "phiyodr/bert-large-finetuned-squad2"
+_SHIPPED = Path(__file__).parent / "model_configs"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    name: str                 # what the user asked for (hub id or path)
+    config_dict: dict         # the checkpoint's config.json
+    directory: Path | None    # where weights/tokenizer live locally, if anywhere
+
+    @property
+    def config_hash(self) -> str:
+        """Hash of the config fields that shape the graph; a build is only valid for this hash."""
+        keys = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
+                "max_position_embeddings", "type_vocab_size", "hidden_act", "layer_norm_eps",
+                "position_embedding_type", "model_type")
+        blob = json.dumps({k: self.config_dict.get(k) for k in keys}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def bert_config(self):
+        from transformers import BertConfig
+
+        if self.config_dict.get("model_type") != "bert":
+            raise UserError(f"model '{self.name}' has model_type '{self.config_dict.get('model_type')}', "
+                            "not 'bert'; this compiler only handles BERT checkpoints")
+        cfg = BertConfig(**{k: v for k, v in self.config_dict.items() if k not in ("architectures", "transformers_version")})
+        cfg._attn_implementation = "eager"  # explicit matmul/softmax ops to fuse, instead of an opaque sdpa call
+        return cfg
+
+
+def _hf_cache_dirs(model_id: str) -> list[Path]:
+    root = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
+    snaps = root / f"models--{model_id.replace('/', '--')}" / "snapshots"
+    return sorted(snaps.glob("*"), reverse=True) if snaps.is_dir() else []
+
+
+def _read_config(path: Path, name: str) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"cannot read model config {path}: {e.__class__.__name__}: {e}; "
+                        f"point --model at a directory holding a valid config.json") from None
+    if not isinstance(data, dict):
+        raise UserError(f"model config {path} is not a JSON object; point --model at a valid checkpoint")
+    return data
+
+
+def resolve_model(name: str | None) -> ModelSource:
+    name = name or DEFAULT_MODEL
+    p = Path(name)
+    if p.exists():
+        cfg_file = p / "config.json" if p.is_dir() else p
+        if not cfg_file.is_file():
+            raise UserError(f"--model {name}: no config.json in that directory; pass a Hugging Face checkpoint directory")
+        return ModelSource(name, _read_config(cfg_file, name), cfg_file.parent)
+    for snap in _hf_cache_dirs(name):
+        if (snap / "config.json").is_file():
+            return ModelSource(name, _read_config(snap / "config.json", name), snap)
+    shipped = _SHIPPED / (name.replace("/", "--") + ".json")
+    if shipped.is_file():
+        return ModelSource(name, _read_config(shipped, name), None)
+    raise UserError(f"model '{name}' not found: not a local path, not in the local Hugging Face cache, not shipped; "
+                    f"pass --model /path/to/checkpoint_dir (with config.json)")
