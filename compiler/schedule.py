@@ -1,0 +1,245 @@
+"""Device descriptions and schedule files: strict YAML data, validated on load.
+
+Unknown keys are rejected with a did-you-mean, missing keys are named, values are type-checked.
+Code branches on these capabilities (grid, L1 bytes, dispatch), never on device names.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import ScheduleError
+
+SCHEDULE_ROOT = Path(__file__).resolve().parent.parent / "schedules"
+DEVICE_DIR = SCHEDULE_ROOT / "devices"
+BERT_DIR = SCHEDULE_ROOT / "bert"
+
+DTYPES = ("bfloat16", "bfloat8_b", "bfloat4_b", "float32")
+ORIENTATIONS = ("ROW_MAJOR", "COL_MAJOR")
+PLACEMENTS = ("DRAM", "L1_INTERLEAVED", "BLOCK_SHARDED", "HEIGHT_SHARDED")
+MATH_FIDELITIES = ("LoFi", "HiFi2", "HiFi3", "HiFi4")
+OP_ROLES = ("qkv", "split_heads", "attention_scores", "attention_probs", "attention_context", "concat_heads",
+            "self_out", "attention_layernorm", "ff1", "ff2", "output_layernorm", "qa")
+OVERRIDE_FIELDS = ("in0_block_w", "out_subblock_h", "out_subblock_w", "subblock_w", "dtype")
+
+
+def _load_yaml(path: Path, what: str) -> dict:
+    class _UniqueKeyLoader(yaml.SafeLoader):
+        pass
+
+    def _no_duplicates(loader, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ScheduleError(f"{path}: line {key_node.start_mark.line + 1}: duplicate key '{key}'; keep only one")
+            seen.add(key)
+        return loader.construct_mapping(node, deep)
+
+    _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScheduleError(f"{what} file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScheduleError(f"cannot read {what} file {path}: {e}; it must be a UTF-8 YAML file") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "somewhere"
+        raise ScheduleError(f"{path}: invalid YAML at {where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise ScheduleError(f"{path}: a {what} file must be a YAML mapping of keys, got {type(data).__name__}")
+    return data
+
+
+class _Reader:
+    """Reads one mapping strictly: every key must be known, every required key present, types checked."""
+
+    def __init__(self, path: Path, data: dict, where: str = ""):
+        self.path, self.data, self.where, self.used = path, data, where, set()
+
+    def _name(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(self, key: str, kind, default=..., choices=None):
+        self.used.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise ScheduleError(f"{self.path}: missing key '{self._name(key)}'")
+            return default
+        value = self.data[key]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be an integer, got {value!r}")
+        if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a number, got {value!r}")
+        if kind in (str, dict, list) and not isinstance(value, kind):
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a {kind.__name__}, got {value!r}")
+        if choices is not None and value not in choices:
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' is {value!r}; expected one of {', '.join(map(str, choices))}")
+        return value
+
+    def positive(self, key: str, default=...):
+        value = self.get(key, int, default)
+        if value is not None and value <= 0:
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be positive, got {value}")
+        return value
+
+    def sub(self, key: str, default=...) -> "_Reader":
+        value = self.get(key, dict, default)
+        return _Reader(self.path, value if value is not None else {}, self._name(key))
+
+    def finish(self) -> None:
+        unknown = [k for k in self.data if k not in self.used]
+        if unknown:
+            key = unknown[0]
+            hint = difflib.get_close_matches(str(key), sorted(self.used), n=1)
+            did = f" (did you mean '{hint[0]}'?)" if hint else f" (known keys: {', '.join(sorted(self.used))})"
+            raise ScheduleError(f"{self.path}: unknown key '{self._name(str(key))}'{did}")
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    arch: str
+    grid_x: int
+    grid_y: int
+    l1_bytes_per_core: int
+    dram_channels: int
+    dram_bytes_per_channel: int
+    dram_bandwidth_gb_s: float
+    tile: tuple[int, int]
+    preferred_shard_orientation: str
+    dispatch: str
+    select_env: dict
+    ttnn_api: str
+    clock_ghz: float
+    batch_min: int
+    batch_max: int | None
+    path: Path
+    sha256: str
+
+    @property
+    def cores(self) -> int:
+        return self.grid_x * self.grid_y
+
+
+@dataclass(frozen=True)
+class Schedule:
+    device: str
+    seq_len: int
+    hidden_axis: str
+    hidden_cores: int | str
+    shard_orientation: str
+    dtypes: dict
+    placement: dict
+    math_fidelity: str
+    overrides: dict = field(default_factory=dict)
+    path: Path | None = None
+    sha256: str = ""
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_device(path: Path) -> Device:
+    r = _Reader(path, _load_yaml(path, "device"))
+    grid, dram, batch = r.sub("compute_grid"), r.sub("dram"), r.sub("batch")
+    tile = r.get("tile", list, [32, 32])
+    if tile != [32, 32]:
+        raise ScheduleError(f"{path}: 'tile' must be [32, 32] (TT-NN tiles are 32x32), got {tile}")
+    dev = Device(
+        name=r.get("name", str), arch=r.get("arch", str, choices=("grayskull", "wormhole_b0", "blackhole")),
+        grid_x=grid.positive("x"), grid_y=grid.positive("y"), l1_bytes_per_core=r.positive("l1_bytes_per_core"),
+        dram_channels=dram.positive("channels"), dram_bytes_per_channel=dram.positive("bytes_per_channel"),
+        dram_bandwidth_gb_s=float(dram.get("bandwidth_gb_s", float)), tile=(32, 32),
+        preferred_shard_orientation=r.get("preferred_shard_orientation", str, choices=ORIENTATIONS),
+        dispatch=r.get("dispatch", str, choices=("tensix", "ethernet")), select_env=r.get("select_env", dict, {}) or {},
+        ttnn_api=str(r.get("ttnn_api", str)), clock_ghz=float(r.get("clock_ghz", float)),
+        batch_min=batch.positive("min", 1), batch_max=batch.positive("max", None),
+        path=path, sha256=_sha(path))
+    for sub in (grid, dram, batch):
+        sub.finish()
+    r.finish()
+    if dev.grid_x > 64 or dev.grid_y > 64:
+        raise ScheduleError(f"{path}: compute_grid {dev.grid_x}x{dev.grid_y} is larger than any Tenstorrent chip (max 64 per axis)")
+    if dev.batch_max is not None and dev.batch_max < dev.batch_min:
+        raise ScheduleError(f"{path}: batch.max {dev.batch_max} is below batch.min {dev.batch_min}")
+    return dev
+
+
+_DTYPE_KEYS = ("activations", "weights", "layernorm_params", "embedding_tables", "embeddings_output", "attention_mask", "qa_output")
+_PLACEMENT_KEYS = ("weights", "embeddings", "hidden", "attention", "attention_mask", "qa_head")
+
+
+def load_schedule(path: Path) -> Schedule:
+    r = _Reader(path, _load_yaml(path, "schedule"))
+    if r.get("model", str) != "bert":
+        raise ScheduleError(f"{path}: 'model' must be 'bert' (the only model family this compiler schedules)")
+    grid, dt, pl = r.sub("activation_grid"), r.sub("dtypes"), r.sub("placement")
+    hidden_cores = grid.get("hidden_cores", (int, str))
+    if not (hidden_cores == "auto" or (isinstance(hidden_cores, int) and not isinstance(hidden_cores, bool) and hidden_cores > 0)):
+        raise ScheduleError(f"{path}: 'activation_grid.hidden_cores' must be a positive integer or 'auto', got {hidden_cores!r}")
+    overrides = r.get("overrides", dict, {}) or {}
+    for role, fields in overrides.items():
+        if role not in OP_ROLES:
+            hint = difflib.get_close_matches(str(role), OP_ROLES, n=1)
+            raise ScheduleError(f"{path}: unknown op 'overrides.{role}'" + (f" (did you mean '{hint[0]}'?)" if hint else f" (ops: {', '.join(OP_ROLES)})"))
+        if not isinstance(fields, dict):
+            raise ScheduleError(f"{path}: 'overrides.{role}' must be a mapping of program-config fields")
+        sub = _Reader(path, fields, f"overrides.{role}")
+        for key in OVERRIDE_FIELDS:
+            if key == "dtype":
+                sub.get(key, str, None, choices=DTYPES)
+            else:
+                sub.positive(key, None)
+        sub.finish()
+    sched = Schedule(
+        device=r.get("device", str), seq_len=r.positive("seq_len"),
+        hidden_axis=grid.get("hidden_axis", str, choices=("x", "y")), hidden_cores=hidden_cores,
+        shard_orientation=grid.get("shard_orientation", str, choices=ORIENTATIONS),
+        dtypes={k: dt.get(k, str, choices=DTYPES) for k in _DTYPE_KEYS},
+        placement={k: pl.get(k, str, choices=PLACEMENTS) for k in _PLACEMENT_KEYS},
+        math_fidelity=r.get("math_fidelity", str, choices=MATH_FIDELITIES),
+        overrides=overrides, path=path, sha256=_sha(path))
+    for sub in (grid, dt, pl):
+        sub.finish()
+    r.finish()
+    if sched.seq_len % 32:
+        raise ScheduleError(f"{path}: 'seq_len' {sched.seq_len} is not a multiple of 32 (tile height); use e.g. 384")
+    return sched
+
+
+def _find(name_or_path: str, folder: Path, what: str) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or os.sep in name_or_path:
+        return p
+    cand = folder / f"{name_or_path}.yaml"
+    if cand.is_file():
+        return cand
+    known = sorted(f.stem for f in folder.glob("*.yaml"))
+    hint = difflib.get_close_matches(name_or_path, known, n=1)
+    raise ScheduleError(f"unknown {what} '{name_or_path}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                        + f"; known: {', '.join(known)}, or pass a path to a .yaml file")
+
+
+def find_device(name_or_path: str) -> Device:
+    return load_device(_find(name_or_path, DEVICE_DIR, "device"))
+
+
+def find_schedule(name_or_path: str) -> Schedule:
+    return load_schedule(_find(name_or_path, BERT_DIR, "schedule"))
+
+
+def default_schedule_for(device: Device) -> Schedule:
+    path = BERT_DIR / f"{device.name}.yaml"
+    if not path.is_file():
+        raise ScheduleError(f"no BERT schedule for device '{device.name}' in {BERT_DIR}; pass --schedule FILE")
+    return load_schedule(path)

@@ -1,0 +1,60 @@
+"""Linear and matmul: the 2D multicast config for block-sharded linears and the reuse config for
+batched attention matmuls. Legality rules are those TT-NN enforces on device (reference §3)."""
+from __future__ import annotations
+
+from .common import MAX_SUBBLOCK_TILES, ProgramConfig, choose_subblock, require
+
+MULTICAST = "MatmulMultiCoreReuseMultiCastProgramConfig"
+REUSE = "MatmulMultiCoreReuseProgramConfig"
+
+
+def _subblock(per_core_m: int, per_core_n: int, override: dict) -> tuple[int, int]:
+    h, w = choose_subblock(per_core_m, per_core_n)
+    return override.get("out_subblock_h", h), override.get("out_subblock_w", w)
+
+
+def check_common(cfg: dict, k_tiles: int, key: str) -> None:
+    m, n = cfg["per_core_M"], cfg["per_core_N"]
+    h, w, kb = cfg["out_subblock_h"], cfg["out_subblock_w"], cfg["in0_block_w"]
+    require(m % h == 0, "per_core_M % out_subblock_h == 0", f"per_core_M={m}, out_subblock_h={h}", f"{key}.out_subblock_h")
+    require(n % w == 0, "per_core_N % out_subblock_w == 0", f"per_core_N={n}, out_subblock_w={w}", f"{key}.out_subblock_w")
+    require(k_tiles % kb == 0, "K tiles % in0_block_w == 0", f"K={k_tiles} tiles, in0_block_w={kb}", f"{key}.in0_block_w")
+    require(h * w <= MAX_SUBBLOCK_TILES, f"out_subblock_h * out_subblock_w <= {MAX_SUBBLOCK_TILES}",
+            f"{h} x {w} = {h * w}", f"{key}.out_subblock_w")
+
+
+def linear_config(*, m_tiles: int, k_tiles: int, n_tiles: int, grid: tuple[int, int], hidden_cores: int,
+                  batch_cores: int, transpose_mcast: bool, activation: str | None, override: dict, key: str) -> ProgramConfig:
+    """Block-sharded linear: rows of cores carry the batch, columns split N (and K, the input shard width)."""
+    require(n_tiles % hidden_cores == 0, "N tiles split evenly across hidden cores",
+            f"N={n_tiles} tiles over {hidden_cores} cores", "activation_grid.hidden_cores")
+    require(k_tiles % hidden_cores == 0, "K tiles split evenly across hidden cores (input shard width)",
+            f"K={k_tiles} tiles over {hidden_cores} cores", "activation_grid.hidden_cores")
+    require(m_tiles % batch_cores == 0, "M tiles split evenly across batch cores",
+            f"M={m_tiles} tiles over {batch_cores} cores", "activation_grid")
+    per_m, per_n = m_tiles // batch_cores, n_tiles // hidden_cores
+    sub_h, sub_w = _subblock(per_m, per_n, override)
+    fields = dict(compute_with_storage_grid_size=grid, in0_block_w=override.get("in0_block_w", k_tiles // hidden_cores),
+                  out_subblock_h=sub_h, out_subblock_w=sub_w, per_core_M=per_m, per_core_N=per_n,
+                  transpose_mcast=transpose_mcast, fused_activation=activation)
+    check_common(fields, k_tiles, key)
+    require((k_tiles // hidden_cores) % fields["in0_block_w"] == 0, "input shard width % in0_block_w == 0",
+            f"shard width {k_tiles // hidden_cores} tiles, in0_block_w={fields['in0_block_w']}", f"{key}.in0_block_w")
+    rows, cols = (grid[0], grid[1]) if transpose_mcast else (grid[1], grid[0])
+    require(per_m * rows >= m_tiles, "per_core_M x grid rows covers M", f"{per_m} x {rows} < {m_tiles}", "activation_grid")
+    require(per_n * cols >= n_tiles, "per_core_N x grid columns covers N", f"{per_n} x {cols} < {n_tiles}", "activation_grid")
+    return ProgramConfig(MULTICAST, fields)
+
+
+def batched_config(*, rows_per_head_tiles: int, heads_per_core: int, k_tiles: int, n_tiles: int,
+                   grid: tuple[int, int], total_m_tiles: int, override: dict, key: str) -> ProgramConfig:
+    """Height-sharded batched matmul: each core owns whole heads (rows) and all of N."""
+    per_m = rows_per_head_tiles * heads_per_core
+    sub_h, sub_w = _subblock(per_m, n_tiles, override)
+    fields = dict(compute_with_storage_grid_size=grid, in0_block_w=override.get("in0_block_w", k_tiles),
+                  out_subblock_h=sub_h, out_subblock_w=sub_w, per_core_M=per_m, per_core_N=n_tiles)
+    check_common(fields, k_tiles, key)
+    cores = grid[0] * grid[1]
+    require(per_m * cores == total_m_tiles, "per_core_M x cores covers batch x heads x rows",
+            f"{per_m} x {cores} != {total_m_tiles}", "activation_grid")
+    return ProgramConfig(REUSE, fields)
