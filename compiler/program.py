@@ -64,3 +64,4 @@ class Program:
     output_value: str
     peak_l1_bytes_per_core: int = 0
     grid_reason: str = ""
+    weight_params: dict = field(default_factory=dict)   # IR param node -> WeightSpec

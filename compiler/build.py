@@ -1,0 +1,114 @@
+"""The whole build: resolve the model, trace, rewrite, schedule, emit, write atomically."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .emit import render
+from .errors import ScheduleError, UserError
+from .lower import lower
+from .manifest import manifest
+from .model_source import resolve_model
+from .passes.pipeline import check_lowered, run_passes
+from .program import Program
+from .schedule import Device, Schedule, default_schedule_for, find_device, find_schedule
+from .trace import trace_bert
+
+ETH_DISPATCH_YAML = "wormhole_b0_80_arch_eth_dispatch.yaml"
+
+
+def device_for_arch(arch: str, batch: int, eth_dispatch: bool) -> Device:
+    """The `--arch gs|wh` shortcuts; WH batch 8 needs the ethernet-dispatch grid (8x8)."""
+    eth = eth_dispatch or os.environ.get("WH_ARCH_YAML") == ETH_DISPATCH_YAML
+    if arch == "gs":
+        if eth_dispatch:
+            raise UserError("--eth-dispatch applies to Wormhole only; drop it for --arch gs")
+        return find_device("grayskull_e150")
+    if arch == "wh":
+        if eth:
+            return find_device("wormhole_n300_eth")
+        device = find_device("wormhole_n300")
+        if batch > device.batch_max:
+            raise UserError(f"--arch wh --batch {batch} needs the 8x8 grid with ethernet dispatch: set "
+                            f"WH_ARCH_YAML={ETH_DISPATCH_YAML} or pass --eth-dispatch")
+        return device
+    raise UserError(f"unknown arch '{arch}'; use gs (Grayskull E150) or wh (Wormhole N300), or --device FILE")
+
+
+@dataclass
+class BuildResult:
+    program: Program
+    source: str
+    manifest: dict
+    timings: dict
+
+
+def compile_model(*, batch: int, device: Device, schedule: Schedule | None = None, model: str | None = None,
+                  architecture: str = "BertForQuestionAnswering") -> BuildResult:
+    schedule = schedule or default_schedule_for(device)
+    if schedule.device != device.name:
+        raise ScheduleError(f"{schedule.path}: schedule is for device '{schedule.device}', not '{device.name}'; "
+                            f"pass a schedule written for {device.name}")
+    if batch < device.batch_min or (device.batch_max is not None and batch > device.batch_max):
+        raise UserError(f"batch {batch} is outside {device.name}'s range {device.batch_min}-{device.batch_max}; "
+                        f"pick --batch in that range")
+    src = resolve_model(model)
+    t0 = time.perf_counter()
+    graph = trace_bert(src.bert_config(), batch, schedule.seq_len, architecture)
+    t1 = time.perf_counter()
+    graph = run_passes(graph)
+    check_lowered(graph)
+    t2 = time.perf_counter()
+    program = lower(graph, device, schedule, batch, model_name=src.name, config_hash=src.config_hash)
+    t3 = time.perf_counter()
+    code = render(program)
+    sha = hashlib.sha256(code.encode()).hexdigest()
+    t4 = time.perf_counter()
+    return BuildResult(program, code, manifest(program, sha),
+                       {"trace_s": t1 - t0, "passes_s": t2 - t1, "lower_s": t3 - t2, "emit_s": t4 - t3})
+
+
+def write_build(result: BuildResult, out_dir: Path) -> None:
+    """Write program.py and manifest.json so that out_dir holds either the old build or the new one, never half."""
+    out_dir = Path(out_dir)
+    parent = out_dir.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
+    except OSError as e:
+        raise UserError(f"cannot write to {parent}: {e.strerror}; pick another -o directory") from None
+    try:
+        (tmp / "program.py").write_text(result.source, encoding="utf-8")
+        (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=1) + "\n", encoding="utf-8")
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UserError(f"-o {out_dir} is a file; pass a directory")
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
+            os.replace(out_dir, old / "build")
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def resolve_target(arch: str | None, device: str | None, schedule: str | None, batch: int, eth_dispatch: bool):
+    if device:
+        dev = find_device(device)
+        if dev.select_env:
+            missing = {k: v for k, v in dev.select_env.items() if os.environ.get(k) != v and not eth_dispatch}
+            if missing:
+                k, v = next(iter(missing.items()))
+                raise UserError(f"device {dev.name} needs {k}={v} in the environment (or --eth-dispatch)")
+    else:
+        dev = device_for_arch(arch or "wh", batch, eth_dispatch)
+    sched = find_schedule(schedule) if schedule else None
+    return dev, sched

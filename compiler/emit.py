@@ -1,0 +1,180 @@
+"""Render a scheduled program as a readable Python TT-NN module (jinja2, StrictUndefined)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+
+from .errors import ScheduleError
+from .lower import memcfg_name
+from .program import Program, ScheduledOp, WeightSpec
+
+COMPILER_VERSION = "0.1.0"
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                          keep_trailing_newline=True)
+_REF = re.compile(r"%([^%]+)%")
+
+# What each op family does, for the comment above its call.
+_WHAT = {"embedding": "lookup", "add": "word + token type", "to_sharded": "", "split_heads": "split Q, K^T, V per head",
+         "scale_mask_softmax": "scale, mask and softmax in place", "concat_heads": "merge heads",
+         "to_interleaved": "", "layer_norm": "layernorm(x + residual)"}
+_ROLE_WHAT = {"qkv": "fused Q/K/V projection", "attention_scores": "Q x K^T", "attention_context": "probs x V",
+              "self_out": "attention output projection", "ff1": "intermediate projection with fused GELU",
+              "ff2": "output projection", "qa": "start/end logits"}
+
+
+def _var(value: str) -> str:
+    value = re.sub(r"^layer\d+\.", "", value)
+    return re.sub(r"\W", "_", value)
+
+
+def _config_name(role: str) -> str:
+    return f"{role.upper()}_PROGRAM_CONFIG"
+
+
+def _source_expr(w: WeightSpec, name: str, in_layer: bool) -> str:
+    if in_layer:
+        prefix = f"bert.encoder.layer.{w.layer}."
+        assert name.startswith(prefix), name
+        return f'sd[hf + "{name[len(prefix):]}"]'
+    return f'sd["{name}"]'
+
+
+def _weight_expr(w: WeightSpec, in_layer: bool) -> str:
+    src = [_source_expr(w, s, in_layer) for s in w.sources]
+    if w.prep == "identity":
+        expr = src[0]
+    elif w.prep == "linear_weight":
+        expr = f"{src[0]}.T"
+    elif w.prep == "linear_bias":
+        expr = src[0]
+    elif w.prep == "qkv_weight":
+        expr = f"fuse_qkv_columns([{', '.join(s + '.T' for s in src)}], groups={w.prep_attrs['groups']})"
+    elif w.prep == "qkv_bias":
+        expr = f"fuse_qkv_columns([{', '.join(src)}], groups={w.prep_attrs['groups']})"
+    else:
+        raise ValueError(w.prep)
+    if w.prep_attrs.get("pad_to"):
+        expr = f"pad_columns({expr}, {w.prep_attrs['pad_to']})"
+    if len(w.shape) != (1 if w.prep in ("linear_bias", "qkv_bias") else 2) or w.prep == "identity" and len(w.shape) == 4:
+        expr = f"{expr}.reshape({', '.join(map(str, w.shape))})"
+    return expr
+
+
+class _Scope:
+    """Turns IR value references into Python names for one function body."""
+
+    def __init__(self, program: Program, weights: dict[str, WeightSpec], layer: int | None, layer_values: set[str],
+                 hidden_value: str | None, mask_value: str, input_names: set[str]):
+        self.p, self.weights, self.layer = program, weights, layer
+        self.layer_values, self.hidden_value, self.mask_value, self.inputs = layer_values, hidden_value, mask_value, input_names
+
+    def name(self, value: str) -> str:
+        if value.startswith("config:"):
+            return _config_name(value.split(":", 1)[1])
+        if value in self.weights:
+            w = self.weights[value]
+            return f'w["{w.key}"]' if self.layer is not None else f'weights["{w.key}"]'
+        if value in self.inputs:
+            return _var(value)
+        if self.layer is not None and value not in self.layer_values:
+            return "hidden"
+        if value == self.hidden_value:
+            return "hidden"
+        return _var(value)
+
+    def render(self, text: str) -> str:
+        return _REF.sub(lambda m: self.name(m.group(1)), text)
+
+
+def _op_lines(op: ScheduledOp, scope: _Scope) -> list[str]:
+    lines = [f"ttnn.deallocate({scope.name(v)})" for v in op.frees_before]
+    module = re.sub(r"^bert\.encoder\.layer\.\d+\.", "", op.module)
+    what = _ROLE_WHAT.get(op.role) or _WHAT.get(op.kind, "")
+    comment = op.call.comment or (f"{module}: {what}" if what else module)
+    lines.append(f"# {comment}")
+    lines.append(scope.render(op.call.source()))
+    lines += [f"ttnn.deallocate({scope.name(v)})" for v in op.frees]
+    return lines
+
+
+def render(program: Program) -> str:
+    weights = program.weight_params
+    ops = program.ops
+    mask_input = next(i for i in program.inputs if "fill" in i)
+    input_names = {i["name"] for i in program.inputs}
+    layer_ops = [op for op in ops if op.layer == 0]
+    if not layer_ops:
+        raise ScheduleError("the model has no encoder layers to emit")
+    first = ops.index(layer_ops[0])
+    last_layer = max(op.layer for op in ops if op.layer is not None)
+    after = max(i for i, op in enumerate(ops) if op.layer == last_layer) + 1
+    pre, post = ops[:first], ops[after:]
+
+    # The encoder layer body is rendered from layer 0 and must be identical for every layer.
+    bodies = {}
+    for layer in range(last_layer + 1):
+        these = [op for op in ops if op.layer == layer]
+        scope = _Scope(program, weights, layer, {o for op in these for o in op.outputs}, None, mask_input["name"], input_names)
+        body = [line for op in these for line in _op_lines(op, scope)]
+        body.append(f"return {scope.name(these[-1].outputs[0])}")
+        bodies[layer] = body
+    if any(body != bodies[0] for body in bodies.values()):
+        bad = next(layer for layer, body in bodies.items() if body != bodies[0])
+        raise ScheduleError(f"encoder layer {bad} lowers differently from layer 0; per-layer overrides are not supported")
+
+    layer0_input = layer_ops[0].inputs[0]
+    last_output = [op for op in ops if op.layer == last_layer][-1].outputs[0]
+    global_scope = _Scope(program, weights, None, set(), last_output, mask_input["name"], input_names)
+    pre_lines = [f'{_var(i["name"])} = inputs["{i["name"]}"]' for i in program.inputs]
+    for op in pre:
+        pre_lines += _op_lines(op, global_scope)
+    pre_lines.append(f"hidden = {global_scope.name(layer0_input)}")
+    post_lines = []
+    for op in post:
+        post_lines += _op_lines(op, global_scope)
+    post_lines.append(f"return {global_scope.name(program.output_value)}")
+
+    configs, seen = [], set()
+    for op in ops:
+        if op.program_config is not None and op.role not in seen:
+            seen.add(op.role)
+            configs.append({"name": _config_name(op.role), "expr": op.program_config.expr("GRID")})
+
+    layer_weights = [w for w in program.weights if w.layer == 0]
+    global_weights = [w for w in program.weights if w.layer is None]
+    hidden_shard = next(op for op in ops if op.kind == "to_sharded").placement.shard_shape
+    dev, sched = program.device, program.schedule
+    ctx = dict(
+        model_name=program.model_name, compiler_version=COMPILER_VERSION, device_name=dev.name, arch=dev.arch,
+        device_grid=f"{dev.grid_x}x{dev.grid_y}", dispatch=dev.dispatch, ttnn_api=dev.ttnn_api, batch=program.batch,
+        seq_len=program.seq_len, schedule_file=_display_path(sched.path), schedule_sha=sched.sha256[:16],
+        config_hash=program.config_hash, grid=program.grid, orientation=program.orientation,
+        grid_reason=program.grid_reason, peak_l1=program.peak_l1_bytes_per_core, l1_bytes=dev.l1_bytes_per_core,
+        hidden=program.hidden_size, heads=program.num_heads, layers=program.num_layers,
+        env_requirements=dev.select_env, hidden_shard=hidden_shard, program_configs=configs,
+        global_weights=[dict(key=w.key, expr=_weight_expr(w, False), dtype=w.dtype, layout=_layout(w)) for w in global_weights],
+        layer_weights=[dict(key=w.key, expr=_weight_expr(w, True), dtype=w.dtype, layout=_layout(w)) for w in layer_weights],
+        weight_memcfg=memcfg_name(program.weights[0].placement),
+        ids_memcfg=memcfg_name(next(i for i in program.inputs if "fill" not in i)["placement"]),
+        mask_name=mask_input["name"], mask_var=_var(mask_input["name"]), mask_fill=repr(mask_input["fill"]),
+        mask_dtype=mask_input["dtype"], mask_memcfg=memcfg_name(mask_input["placement"]),
+        layer_lines=bodies[0], layer_op_count=len(layer_ops), pre_lines=pre_lines, post_lines=post_lines,
+    )
+    return _ENV.get_template("program.py.jinja").render(**ctx)
+
+
+def _layout(w: WeightSpec) -> str:
+    return "TILE_LAYOUT" if w.tensor_layout == "TILE" else "ROW_MAJOR_LAYOUT"
+
+
+def _display_path(path: Path | None) -> str:
+    if path is None:
+        return "<none>"
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return Path(path).name

@@ -1,0 +1,41 @@
+"""manifest.json: what was built, for whom, and every op with its config, placement and L1 use."""
+from __future__ import annotations
+
+from .emit import COMPILER_VERSION, _display_path
+from .program import Program
+
+
+def manifest(program: Program, program_sha256: str) -> dict:
+    dev, sched = program.device, program.schedule
+    ops = []
+    for op in program.ops:
+        ops.append({
+            "name": op.name, "ttnn_op": op.call.func, "kind": op.kind, "role": op.role, "layer": op.layer,
+            "module": op.module, "program_config": op.program_config.as_dict() if op.program_config else None,
+            "memory": op.placement.as_dict(), "dtype": op.dtype, "output_shapes": [list(s) for s in op.shapes],
+            "l1_bytes_per_core": op.l1_bytes_per_core, "live_l1_bytes_per_core": op.live_l1_bytes_per_core,
+            "inplace": op.inplace, "math_fidelity": op.math_fidelity,
+            "weights": [{"key": program.weight_params[w].key, "shape": list(program.weight_params[w].shape),
+                         "dtype": program.weight_params[w].dtype} for w in op.weights],
+        })
+    return {
+        "format": 1,
+        "compiler_version": COMPILER_VERSION,
+        "model": {"name": program.model_name, "config_hash": program.config_hash, "architecture": program.architecture,
+                  "hidden_size": program.hidden_size, "num_heads": program.num_heads, "num_layers": program.num_layers,
+                  "intermediate_size": program.intermediate_size, "vocab_size": program.vocab_size},
+        "arch": dev.arch, "device": dev.name, "device_file": _display_path(dev.path), "device_sha256": dev.sha256,
+        "ttnn_api": dev.ttnn_api, "required_env": dev.select_env,
+        "device_spec": {"grid": [dev.grid_x, dev.grid_y], "l1_bytes_per_core": dev.l1_bytes_per_core,
+                        "dram_channels": dev.dram_channels, "clock_ghz": dev.clock_ghz,
+                        "dram_bandwidth_gb_s": dev.dram_bandwidth_gb_s, "dispatch": dev.dispatch},
+        "schedule_file": _display_path(sched.path), "schedule_sha256": sched.sha256,
+        "batch": program.batch, "seq_len": program.seq_len,
+        "grid": list(program.grid), "hidden_cores": program.hidden_cores, "shard_orientation": program.orientation,
+        "grid_reason": program.grid_reason,
+        "program": "program.py", "program_sha256": program_sha256,
+        "inputs": [{"name": i["name"], "shape": i["shape"], "dtype": i["dtype"], "memory": i["placement"].as_dict()}
+                   for i in program.inputs],
+        "ops": ops,
+        "peak_l1_bytes_per_core": program.peak_l1_bytes_per_core,
+    }
