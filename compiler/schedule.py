@@ -26,6 +26,14 @@ MATH_FIDELITIES = ("LoFi", "HiFi2", "HiFi3", "HiFi4")
 OP_ROLES = ("qkv", "split_heads", "attention_scores", "attention_probs", "attention_context", "concat_heads",
             "self_out", "attention_layernorm", "ff1", "ff2", "output_layernorm", "qa")
 OVERRIDE_FIELDS = ("in0_block_w", "out_subblock_h", "out_subblock_w", "subblock_w", "dtype")
+# Every key any device or schedule file may hold: a missing key is only blamed on a typo among the others.
+_ALL_KEYS = set(OVERRIDE_FIELDS) | set(OP_ROLES) | {
+    "name", "arch", "compute_grid", "x", "y", "l1_bytes_per_core", "dram", "channels", "bytes_per_channel",
+    "bandwidth_gb_s", "tile", "preferred_shard_orientation", "dispatch", "select_env", "ttnn_api", "clock_ghz",
+    "batch", "min", "max", "model", "device", "seq_len", "activation_grid", "hidden_axis", "hidden_cores",
+    "shard_orientation", "dtypes", "activations", "weights", "layernorm_params", "embedding_tables",
+    "embeddings_output", "attention_mask", "qa_output", "placement", "embeddings", "hidden", "attention",
+    "qa_head", "math_fidelity", "overrides"}
 
 
 def _load_yaml(path: Path, what: str) -> dict:
@@ -71,6 +79,10 @@ class _Reader:
     def get(self, key: str, kind, default=..., choices=None):
         self.used.add(key)
         if key not in self.data:
+            unknown = [k for k in self.data if isinstance(k, str) and k not in _ALL_KEYS]
+            typo = difflib.get_close_matches(key, unknown, n=1)
+            if typo:
+                raise ScheduleError(f"{self.path}: unknown key '{self._name(typo[0])}' (did you mean '{key}'?)")
             if default is ...:
                 raise ScheduleError(f"{self.path}: missing key '{self._name(key)}'")
             return default

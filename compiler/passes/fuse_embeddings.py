@@ -30,13 +30,13 @@ def run(graph: Graph) -> Graph:
     if set(lookups) != {"word", "type", "pos"}:
         return graph
     # The layernorm that closes the embeddings: the first aten.layer_norm downstream of all three lookups.
-    ln = next(n for n in graph.nodes() if is_aten(graph, n, "layer_norm") and graph[n]["module"].startswith("bert.embeddings"))
+    ln = next(n for n in graph.nodes() if is_aten(graph, n, "layer_norm") and graph[n]["module"].endswith("embeddings.LayerNorm"))
     gamma, beta = graph.args(ln)[1], graph.args(ln)[2]
     batch, seq, hidden = graph[ln]["shape"]
     eps = graph.attrs(ln)["argspec"][0][4] if len(graph.attrs(ln)["argspec"][0]) > 4 else 1e-5
     ids, tts = graph.args(lookups["word"])[1], graph.args(lookups["type"])[1]
     pos_ids = graph.add("position_ids", "input", shape=(batch, seq), dtype="int64", attrs={"synthesized": "arange"})
-    mod = "bert.embeddings"
+    mod = graph[ln]["module"].rsplit(".", 1)[0]  # "bert.embeddings" (QA) or "embeddings" (BertModel)
     shape = (batch, seq, hidden)
     w = graph.add("word_embeddings", "embedding", [ids, graph.args(lookups["word"])[0]], shape=shape, dtype="float32", module=mod + ".word_embeddings")
     t = graph.add("token_type_embeddings", "embedding", [tts, graph.args(lookups["type"])[0]], shape=shape, dtype="float32", module=mod + ".token_type_embeddings")
