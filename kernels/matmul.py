@@ -50,10 +50,13 @@ def batched_config(*, rows_per_head_tiles: int, heads_per_core: int, k_tiles: in
                    grid: tuple[int, int], total_m_tiles: int, override: dict, key: str) -> ProgramConfig:
     """Height-sharded batched matmul: each core owns whole heads (rows) and all of N."""
     per_m = rows_per_head_tiles * heads_per_core
-    sub_h, sub_w = _subblock(per_m, n_tiles, override)
+    # Each head is its own matmul: a subblock must tile one head's rows, not just the core's.
+    sub_h, sub_w = _subblock(rows_per_head_tiles, n_tiles, override)
     fields = dict(compute_with_storage_grid_size=grid, in0_block_w=override.get("in0_block_w", k_tiles),
                   out_subblock_h=sub_h, out_subblock_w=sub_w, per_core_M=per_m, per_core_N=n_tiles)
     check_common(fields, k_tiles, key)
+    require(rows_per_head_tiles % sub_h == 0, "rows per head % out_subblock_h == 0",
+            f"{rows_per_head_tiles} rows per head, out_subblock_h={sub_h}", f"{key}.out_subblock_h")
     cores = grid[0] * grid[1]
     require(per_m * cores == total_m_tiles, "per_core_M x cores covers batch x heads x rows",
             f"{per_m} x {cores} != {total_m_tiles}", "activation_grid")

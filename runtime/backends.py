@@ -1,0 +1,79 @@
+"""Where a program runs: a Tenstorrent device through the real ttnn, or the host emulator."""
+from __future__ import annotations
+
+import importlib
+import os
+
+from compiler.errors import UserError
+
+
+def _real_ttnn_devices() -> tuple[object | None, str]:
+    try:
+        ttnn = importlib.import_module("ttnn")
+    except Exception as e:  # not installed here, or broken install: either way no device
+        return None, f"ttnn is not importable ({e.__class__.__name__})"
+    if getattr(ttnn, "__emulator__", False):
+        return None, "ttnn is the emulator"
+    try:
+        count = ttnn.GetNumAvailableDevices()
+    except Exception as e:
+        return None, f"ttnn found no device ({e.__class__.__name__})"
+    return (ttnn, "ok") if count > 0 else (None, "ttnn found no Tenstorrent device")
+
+
+class EmulatorBackend:
+    name = "emulator"
+
+    def __init__(self):
+        from . import emulator
+
+        self.emulator = emulator
+        self.ttnn = emulator.ttnn
+
+    def open(self, manifest: dict):
+        spec = manifest["device_spec"]
+        self.emulator.set_device_spec(manifest["device"], arch=manifest["arch"], grid=tuple(spec["grid"]),
+                                      l1_bytes=spec["l1_bytes_per_core"], dram_banks=spec["dram_channels"])
+        self.emulator.formats.tune_allocator()
+        return self.ttnn.open_device(device_id=0)
+
+    def close(self, device) -> None:
+        self.ttnn.close_device(device)
+
+
+class TTNNBackend:
+    name = "ttnn"
+
+    def __init__(self, ttnn):
+        self.ttnn = ttnn
+
+    def open(self, manifest: dict):
+        for key, value in (manifest.get("required_env") or {}).items():
+            if os.environ.get(key) != value:
+                raise UserError(f"this build targets {manifest['device']}: set {key}={value} before opening the device")
+        device = self.ttnn.open_device(device_id=0)
+        grid = device.compute_with_storage_grid_size()
+        need = manifest["grid"]
+        if grid.x < need[0] or grid.y < need[1]:
+            self.ttnn.close_device(device)
+            raise UserError(f"the device's compute grid {grid.x}x{grid.y} is smaller than the build's {need[0]}x{need[1]}; "
+                            f"rebuild for this device")
+        return device
+
+    def close(self, device) -> None:
+        self.ttnn.close_device(device)
+
+
+def pick_backend(choice: str, log=print):
+    if choice == "emulator":
+        return EmulatorBackend()
+    ttnn, why = _real_ttnn_devices()
+    if choice == "ttnn":
+        if ttnn is None:
+            raise UserError(f"--device ttnn: no Tenstorrent device available ({why}); use --device emulator")
+        return TTNNBackend(ttnn)
+    if ttnn is not None:
+        log("device: Tenstorrent device found, running through ttnn")
+        return TTNNBackend(ttnn)
+    log(f"device: host emulator ({why})")
+    return EmulatorBackend()

@@ -1,0 +1,69 @@
+"""Find and read a BERT checkpoint offline (local directory or local HF cache; safetensors or bin)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from compiler.errors import UserError
+from compiler.model_source import ModelSource, resolve_model
+
+_SINGLE = ("model.safetensors", "pytorch_model.bin")
+_INDEX = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+
+
+@dataclass
+class Checkpoint:
+    source: ModelSource
+    files: list[Path]
+
+    def weight_hash(self) -> str:
+        h = hashlib.sha256()
+        for f in self.files:
+            with open(f, "rb") as fh:
+                while chunk := fh.read(1 << 24):
+                    h.update(chunk)
+        return h.hexdigest()
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        sd: dict[str, torch.Tensor] = {}
+        for f in self.files:
+            try:
+                if f.suffix == ".safetensors":
+                    from safetensors.torch import load_file
+
+                    sd.update(load_file(str(f)))
+                else:
+                    sd.update(torch.load(f, map_location="cpu", weights_only=True))
+            except Exception as e:  # any decoder error means the file is damaged, not a bug of ours
+                raise UserError(f"cannot read weights {f}: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
+                                "re-download or re-save the checkpoint") from None
+        return {k: v.float() for k, v in sd.items()}
+
+
+def find_checkpoint(model: str | None, expected_config_hash: str | None = None) -> Checkpoint:
+    src = resolve_model(model)
+    if expected_config_hash and src.config_hash != expected_config_hash:
+        raise UserError(f"model '{src.name}' has config hash {src.config_hash} but the build was compiled for "
+                        f"{expected_config_hash}; rebuild with --model {src.name} or pass the model the build was made for")
+    if src.directory is None:
+        raise UserError(f"no local weights for '{src.name}' (only its config ships with the project); "
+                        f"point --model at a local copy, e.g. --model /path/to/bert-large-finetuned-squad2")
+    d = src.directory
+    for name in _SINGLE:
+        if (d / name).is_file():
+            return Checkpoint(src, [d / name])
+    for name in _INDEX:
+        if (d / name).is_file():
+            try:
+                shards = sorted(set(json.loads((d / name).read_text())["weight_map"].values()))
+            except (OSError, ValueError, KeyError, TypeError):
+                raise UserError(f"{d / name} is not a valid weight index; re-save the checkpoint") from None
+            missing = [s for s in shards if not (d / s).is_file()]
+            if missing:
+                raise UserError(f"checkpoint {d} lacks shard {missing[0]} named in {name}")
+            return Checkpoint(src, [d / s for s in shards])
+    raise UserError(f"no weights in {d} (expected model.safetensors or pytorch_model.bin); point --model at a full checkpoint")

@@ -1,0 +1,53 @@
+"""Load a build, prepare weights (through the cache), open a device and run batches."""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .backends import pick_backend
+from .build_dir import import_program, load_build
+from .checkpoint import find_checkpoint
+from .weight_cache import prepared_weights
+
+
+class Session:
+    def __init__(self, build_dir, model: str | None = None, device: str = "auto", log=print, state_dict=None):
+        self.build = load_build(build_dir)
+        m = self.build.manifest
+        self.backend = pick_backend(device, log)
+        self.ttnn = self.backend.ttnn
+        self.program = import_program(self.build, self.ttnn)
+        t0 = time.perf_counter()
+        if state_dict is not None:          # in-process use (tests, benchmarks): no checkpoint files involved
+            host = self.program.prepare_weights(state_dict)
+            self.weight_stats = {"source": "state_dict"}
+        else:
+            checkpoint = find_checkpoint(model or m["model"]["name"], m["model"]["config_hash"])
+            self.model_dir = checkpoint.source.directory
+            host, self.weight_stats = prepared_weights(self.program, checkpoint, self.ttnn, self.backend.name, log)
+        self.weight_stats["total_s"] = time.perf_counter() - t0
+        self.device = self.backend.open(m)
+        self.weights = self.program.weights_to_device(host, self.device)
+
+    @property
+    def batch(self) -> int:
+        return self.build.batch
+
+    @property
+    def seq_len(self) -> int:
+        return self.build.seq_len
+
+    def predict(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, attention_mask: torch.Tensor):
+        inputs = self.program.prepare_inputs(input_ids, token_type_ids, attention_mask, self.device)
+        output = self.program.forward(inputs, self.weights)
+        start, end = self.program.postprocess(output)
+        self.ttnn.deallocate(output)
+        return start, end
+
+    def l1_peak_bytes_per_core(self) -> int | None:
+        peak = getattr(self.device, "l1_peak_bytes_per_core", None)
+        return peak() if peak else None
+
+    def close(self) -> None:
+        self.backend.close(self.device)
