@@ -1,0 +1,148 @@
+"""`python -m runtime`: run a build, answer questions, evaluate on SQuAD."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from compiler.errors import UserError
+
+from .emulator.errors import EmulatorError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UserError(f"{message} (see: python -m runtime --help)")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def fixed_batch(batch: int, seq_len: int, vocab: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A deterministic input batch with padding, so anyone can recompute the reference logits."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1000, min(vocab, 30000), (batch, seq_len), generator=g)
+    ids[:, 0] = 101
+    types = torch.zeros(batch, seq_len, dtype=torch.long)
+    types[:, seq_len // 4:] = 1
+    mask = torch.ones(batch, seq_len, dtype=torch.long)
+    for b in range(1, batch):
+        mask[b, seq_len - (b * seq_len) // (2 * batch):] = 0
+    return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
+
+
+def _session(args):
+    from .session import Session
+
+    return Session(args.build_dir, model=args.model, device=args.device, log=_log)
+
+
+def _run(args) -> int:
+    session = _session(args)
+    m = session.build.manifest
+    batch = fixed_batch(session.batch, session.seq_len, m["model"]["vocab_size"])
+    t0 = time.perf_counter()
+    start, end = session.predict(**batch)
+    elapsed = time.perf_counter() - t0
+    peak = session.l1_peak_bytes_per_core()
+    print(f"ran {m['model']['name']} on {session.backend.name} ({m['device']}, batch {session.batch}): "
+          f"{elapsed:.2f} s, weights from {session.weight_stats['source']}"
+          + (f", peak L1 {peak} B/core (compiler predicted {m['peak_l1_bytes_per_core']})" if peak is not None else ""))
+    if args.dump_logits:
+        out = Path(args.dump_logits)
+        tmp = out.with_name(out.name + ".tmp.npz")
+        np.savez(tmp, start_logits=start.numpy(), end_logits=end.numpy(),
+                 **{k: v.numpy() for k, v in batch.items()})
+        tmp.replace(out)
+        print(f"logits and inputs -> {out}")
+    session.close()
+    return 0
+
+
+def _tokenizer_dir(session, args) -> Path:
+    d = getattr(session, "model_dir", None)
+    if d is None or not (Path(d) / "tokenizer.json").is_file() and not (Path(d) / "vocab.txt").is_file():
+        raise UserError(f"no tokenizer files next to the model weights ({d}); point --model at a checkpoint with its tokenizer")
+    return Path(d)
+
+
+def _demo(args) -> int:
+    from .qa.app import run_demo
+
+    session = _session(args)
+    answers = run_demo(session.predict, _tokenizer_dir(session, args), args.inputs, session.batch, session.seq_len)
+    for i, (question, answer) in enumerate(answers, 1):
+        print(f"{i:2}. Q: {question}\n    A: {answer}")
+    session.close()
+    return 0
+
+
+def _squad(args) -> int:
+    from .qa.app import hf_reference_predict, run_squad
+
+    session = _session(args)
+    tok = _tokenizer_dir(session, args)
+    if args.samples is not None and args.samples <= 0:
+        raise UserError(f"--samples {args.samples}: give a positive number of questions")
+    result = run_squad(session.predict, tok, args.data, session.batch, samples=args.samples,
+                       reference_predict=hf_reference_predict(tok), progress=True)
+    print(f"{'':10} {'exact':>8} {'f1':>8}")
+    print(f"{'compiled':10} {result['exact']:8.2f} {result['f1']:8.2f}")
+    print(f"{'HF fp32':10} {result['ref_exact']:8.2f} {result['ref_f1']:8.2f}")
+    print(f"{'diff':10} {result['exact'] - result['ref_exact']:8.2f} {result['f1'] - result['ref_f1']:8.2f}"
+          f"   ({result['samples']} questions)")
+    if args.json:
+        print(json.dumps({k: result[k] for k in ("exact", "f1", "ref_exact", "ref_f1", "samples")}))
+    session.close()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m runtime", description="Run compiled TT-NN BERT programs.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    def common(sp):
+        sp.add_argument("build_dir")
+        sp.add_argument("--model", help="checkpoint directory or HF id in the local cache (default: the build's model)")
+        sp.add_argument("--device", choices=("auto", "ttnn", "emulator"), default="auto")
+
+    r = sub.add_parser("run", help="run the program on a fixed deterministic batch")
+    common(r)
+    r.add_argument("--dump-logits", metavar="OUT.npz")
+    r.set_defaults(func=_run)
+    d = sub.add_parser("demo", help="answer the questions of an inputs JSON (exactly batch of them)")
+    common(d)
+    d.add_argument("--inputs", help="JSON list of {question, context} (default: the shipped 12 questions)")
+    d.set_defaults(func=_demo)
+    s = sub.add_parser("squad", help="exact match / F1 on a SQuAD v1.1 or v2.0 file, beside HF fp32")
+    common(s)
+    s.add_argument("--data", required=True)
+    s.add_argument("--samples", type=int)
+    s.add_argument("--json", action="store_true", help="last line: a JSON object of the scores")
+    s.set_defaults(func=_squad)
+    return p
+
+
+def main(argv=None) -> int:
+    from .qa.errors import QAInputError
+
+    try:
+        args = parser().parse_args(argv)
+        if not getattr(args, "command", None):
+            raise UserError("missing command; use one of: run, demo, squad (see python -m runtime --help)")
+        return args.func(args)
+    except (UserError, QAInputError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except EmulatorError as e:
+        print(f"error: the program failed on the emulator as it would on the device: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
