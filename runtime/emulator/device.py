@@ -1,0 +1,290 @@
+"""The emulated chip: device spec, open/close, and per-core L1 accounting.
+
+Configure before opening (``ttnn.open_device`` uses the current spec)::
+
+    from runtime.emulator import set_device_spec
+    set_device_spec(name="wormhole_n300", arch="wormhole_b0", grid=(8, 7),
+                    l1_bytes=1_499_136, dram_banks=12)
+
+Presets (``set_device_spec("wormhole_n300")`` etc.) mirror schedules/*.yaml.
+
+L1 allocator rule (the compiler implements the same rule independently; keep
+both in sync):
+
+* tile sizes: bfloat16 2048 B, bfloat8_b 1088 B, bfloat4_b 576 B,
+  float32 / uint32 / int32 4096 B (uint16 2048 B, uint8 1024 B);
+* 2D view of a tensor: height = product of all padded dims but the last,
+  width = padded last dim (tile layout pads the last two dims to 32;
+  row-major tensors are not padded);
+* sharded L1 tensor: every core of the shard grid holds one shard of
+  (shard_h/32)*(shard_w/32) tiles x tile bytes (row-major shards:
+  shard_h*shard_w*element bytes), whether or not the shard holds data;
+* interleaved L1 tensor: pages go round-robin over all cores of the device
+  compute grid, so every core is charged ceil(pages / cores) * page bytes,
+  page = one tile (tile layout) or one row (row-major: padded last dim *
+  element bytes);
+* DRAM tensors use no L1;
+* allocations happen at ``to_device``, ``from_torch(device=...)`` and at
+  every op output; in-place ops (``layer_norm`` with
+  ``LayerNormShardedMultiCoreProgramConfig(inplace=True)``,
+  ``scale_mask_softmax_in_place``) and views (``reshape`` keeping the 2D
+  view) allocate nothing; ``ttnn.deallocate`` (or the last Python reference
+  to a buffer going away, as in ttnn) frees;
+* per core the sum of live allocations must stay <= ``l1_bytes`` or the
+  allocation raises :class:`L1OutOfMemoryError` (fragmentation, circular
+  buffers of running ops and the reserved/unreserved split are not modelled).
+
+``device.l1_allocated_bytes_per_core()`` / ``l1_peak_bytes_per_core()`` report
+the most loaded core (the binding number); ``l1_allocated_bytes_by_core()``
+gives the whole (y, x) array.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+import weakref
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+
+from .errors import EmulatorError, L1OutOfMemoryError
+
+__all__ = [
+    "DeviceSpec",
+    "DEVICE_PRESETS",
+    "set_device_spec",
+    "get_device_spec",
+    "Device",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceSpec:
+    name: str = "wormhole_n300"
+    arch: str = "wormhole_b0"  # "wormhole_b0" | "grayskull" | "blackhole"
+    grid: Tuple[int, int] = (8, 7)  # compute-with-storage grid (x, y)
+    l1_bytes: int = 1_499_136  # per core
+    dram_banks: int = 12
+    dram_bytes_per_bank: int = 1 << 30
+
+    def __post_init__(self):
+        if self.arch not in ("wormhole_b0", "grayskull", "blackhole"):
+            raise ValueError(f"unknown arch {self.arch!r} (wormhole_b0, grayskull, blackhole)")
+        gx, gy = self.grid
+        if int(gx) <= 0 or int(gy) <= 0:
+            raise ValueError(f"grid must be positive, got {self.grid}")
+        object.__setattr__(self, "grid", (int(gx), int(gy)))
+        if int(self.l1_bytes) <= 0:
+            raise ValueError("l1_bytes must be positive")
+
+
+DEVICE_PRESETS: Dict[str, DeviceSpec] = {
+    "wormhole_n300": DeviceSpec("wormhole_n300", "wormhole_b0", (8, 7), 1_499_136, 12),
+    "wormhole_n300_eth": DeviceSpec("wormhole_n300_eth", "wormhole_b0", (8, 8), 1_499_136, 12),
+    "grayskull_e150": DeviceSpec("grayskull_e150", "grayskull", (12, 9), 1_048_576, 8),
+}
+
+_current_spec: DeviceSpec = DEVICE_PRESETS["wormhole_n300"]
+
+
+def set_device_spec(
+    name: str = "wormhole_n300",
+    arch: Optional[str] = None,
+    grid: Optional[Tuple[int, int]] = None,
+    l1_bytes: Optional[int] = None,
+    dram_banks: Optional[int] = None,
+    dram_bytes_per_bank: Optional[int] = None,
+) -> DeviceSpec:
+    """Select the chip that the next ``ttnn.open_device`` opens.
+
+    A preset name alone selects the preset; any other argument overrides the
+    preset's field (an unknown name needs arch, grid and l1_bytes).
+    """
+    global _current_spec
+    base = DEVICE_PRESETS.get(name)
+    if base is None:
+        if arch is None or grid is None or l1_bytes is None:
+            raise ValueError(
+                f"unknown device preset {name!r}; give arch, grid and l1_bytes "
+                f"(presets: {sorted(DEVICE_PRESETS)})"
+            )
+        base = DeviceSpec(name=name, arch=arch, grid=tuple(grid), l1_bytes=int(l1_bytes))
+    fields = {}
+    if arch is not None:
+        fields["arch"] = arch
+    if grid is not None:
+        fields["grid"] = tuple(grid)
+    if l1_bytes is not None:
+        fields["l1_bytes"] = int(l1_bytes)
+    if dram_banks is not None:
+        fields["dram_banks"] = int(dram_banks)
+    if dram_bytes_per_bank is not None:
+        fields["dram_bytes_per_bank"] = int(dram_bytes_per_bank)
+    spec = dataclasses.replace(base, name=name, **fields)
+    _current_spec = spec
+    return spec
+
+
+def get_device_spec() -> DeviceSpec:
+    return _current_spec
+
+
+class Device:
+    """An opened emulated device (what ``ttnn.open_device`` returns)."""
+
+    _ids = itertools.count()
+
+    def __init__(self, spec: DeviceSpec, device_id: int = 0):
+        self.spec = spec
+        self.device_id = int(device_id)
+        self._uid = next(Device._ids)
+        self._open = True
+        gx, gy = spec.grid
+        self._l1 = np.zeros((gy, gx), dtype=np.int64)
+        self._l1_peak = np.zeros((gy, gx), dtype=np.int64)
+        self._charges: Dict[int, np.ndarray] = {}
+        self._charge_ids = itertools.count()
+        self._lock = threading.Lock()
+        self.dram_allocated_bytes = 0
+        self.dram_peak_bytes = 0
+        self._dram_charges: Dict[int, int] = {}
+        self.op_counts: Dict[str, int] = {}
+
+    # ttnn-facing API ------------------------------------------------------
+    def compute_with_storage_grid_size(self):
+        from .ttnn.types import CoreCoord
+
+        return CoreCoord(*self.spec.grid)
+
+    def arch(self):
+        from .ttnn.types import Arch
+
+        return {"wormhole_b0": Arch.WORMHOLE_B0, "grayskull": Arch.GRAYSKULL, "blackhole": Arch.BLACKHOLE}[
+            self.spec.arch
+        ]
+
+    def id(self) -> int:
+        return self.device_id
+
+    def l1_size_per_core(self) -> int:
+        return self.spec.l1_bytes
+
+    def dram_grid_size(self):
+        from .ttnn.types import CoreCoord
+
+        return CoreCoord(self.spec.dram_banks, 1)
+
+    def num_dram_channels(self) -> int:
+        return self.spec.dram_banks
+
+    def is_open(self) -> bool:
+        return self._open
+
+    def __repr__(self) -> str:
+        state = "open" if self._open else "closed"
+        return f"<emulated ttnn Device {self.device_id} {self.spec.name} ({self.spec.arch}, grid {self.spec.grid}, {state})>"
+
+    # L1 accounting --------------------------------------------------------
+    def l1_allocated_bytes_per_core(self) -> int:
+        """Bytes allocated now on the most loaded core."""
+        return int(self._l1.max())
+
+    def l1_peak_bytes_per_core(self) -> int:
+        """Highest per-core allocation seen since open / ``reset_l1_peak``."""
+        return int(self._l1_peak.max())
+
+    def l1_allocated_bytes_by_core(self) -> np.ndarray:
+        """Copy of the per-core allocation, indexed [y, x]."""
+        return self._l1.copy()
+
+    def l1_peak_bytes_by_core(self) -> np.ndarray:
+        return self._l1_peak.copy()
+
+    def reset_l1_peak(self) -> None:
+        self._l1_peak[...] = self._l1
+
+    def _check_open(self, op: str = "device") -> None:
+        if not self._open:
+            raise EmulatorError("device is closed", op=op, rule="device_open")
+
+    def _alloc_l1(self, per_core: np.ndarray, what: str, op: str) -> int:
+        """Charge ``per_core`` bytes ((y, x) array); returns a charge id."""
+        with self._lock:
+            new = self._l1 + per_core
+            worst = int(new.max())
+            if worst > self.spec.l1_bytes:
+                y, x = np.unravel_index(int(new.argmax()), new.shape)
+                raise L1OutOfMemoryError(
+                    f"out of L1 allocating {what}: core (x={x}, y={y}) would hold {worst} B "
+                    f"(live {int(self._l1[y, x])} B + new {int(per_core[y, x])} B) "
+                    f"> {self.spec.l1_bytes} B per core on {self.spec.name}",
+                    op=op,
+                    rule="l1_capacity",
+                )
+            self._l1 = new
+            np.maximum(self._l1_peak, new, out=self._l1_peak)
+            cid = next(self._charge_ids)
+            self._charges[cid] = per_core
+            return cid
+
+    def _free_l1(self, cid: int) -> None:
+        with self._lock:
+            per_core = self._charges.pop(cid, None)
+            if per_core is not None:
+                self._l1 = self._l1 - per_core
+
+    def _alloc_dram(self, nbytes: int) -> int:
+        with self._lock:
+            self.dram_allocated_bytes += int(nbytes)
+            self.dram_peak_bytes = max(self.dram_peak_bytes, self.dram_allocated_bytes)
+            cid = next(self._charge_ids)
+            self._dram_charges[cid] = int(nbytes)
+            return cid
+
+    def _free_dram(self, cid: int) -> None:
+        with self._lock:
+            n = self._dram_charges.pop(cid, None)
+            if n is not None:
+                self.dram_allocated_bytes -= n
+
+    def _count(self, op: str) -> None:
+        self.op_counts[op] = self.op_counts.get(op, 0) + 1
+
+    def live_l1_buffers(self) -> int:
+        return len(self._charges)
+
+
+class Buffer:
+    """Storage shared by the tensors that alias it (views, in-place results).
+
+    ``data`` holds float32 values already rounded to the dtype (int64 for
+    integer dtypes), shaped like the tensor that created the buffer.  A device
+    buffer owns an L1 (or DRAM) charge that is released by ``free`` or when
+    the last tensor referring to it is garbage collected, as in ttnn.
+    """
+
+    __slots__ = ("data", "device", "allocated", "owners", "_finalizer", "__weakref__")
+
+    def __init__(self, data, device: Optional[Device] = None, l1_per_core: Optional[np.ndarray] = None,
+                 dram_bytes: int = 0, what: str = "tensor", op: str = "ttnn"):
+        self.data = data
+        self.device = device
+        self.allocated = True
+        self.owners = weakref.WeakSet()  # tensors that alias this buffer
+        self._finalizer = None
+        if device is not None:
+            if l1_per_core is not None:
+                cid = device._alloc_l1(l1_per_core, what, op)
+                self._finalizer = weakref.finalize(self, device._free_l1, cid)
+            else:
+                cid = device._alloc_dram(dram_bytes)
+                self._finalizer = weakref.finalize(self, device._free_dram, cid)
+
+    def free(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+            self._finalizer = None
+        self.allocated = False
+        self.data = None

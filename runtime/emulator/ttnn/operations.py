@@ -1,0 +1,1244 @@
+"""Emulated ttnn 0.81 functions and ops (same names, parameters and defaults).
+
+Numerics (see also runtime/emulator/formats.py):
+
+* every op computes in float32 from its operands' stored values and rounds the
+  result to the output dtype (bfloat16: nearest-even; bfloat8_b / bfloat4_b:
+  ttnn's block-float packer on the output's tile layout);
+* matmul / linear: float32 GEMM.  Operands hold bfloat16 / bfloat8_b values,
+  whose products are exact in float32, so this equals "bf16 multiply, fp32
+  accumulate"; only the summation order differs from the device.  Math
+  fidelity (LoFi dropping multiplier bits) is not modelled.  The bias (row 0
+  of its tile, see ``linear``) is added in float32 before the activation;
+* fused GELU (program config ``fused_activation=(GELU, p)`` or
+  ``activation="gelu"``): the exact erf form, whatever ``p``.  ``p=True``
+  selects the device's approximate SFPU GELU (a 6-piece linear LUT of the erf
+  form, error up to ~1e-2); erf is what both modes approximate and what HF
+  BERT uses, so we keep it for both;
+* layer_norm: float32 LN of (x + residual) with gamma / beta, then rounding;
+* scale_mask_softmax_in_place: float32 softmax(scale * x + mask), rounding;
+* data movement (split / concat heads, (inter)leaved<->sharded) is exact;
+  bfloat8_b outputs are re-packed where the op changes the 16-value groups
+  (e.g. the transposed K).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .. import formats
+from ..device import Device, get_device_spec
+from ..errors import (
+    DeallocatedTensorError,
+    EmulatorError,
+    OpInputError,
+    PlacementError,
+    ProgramConfigError,
+    UnsupportedError,
+)
+from .program_configs import (
+    LayerNormDefaultProgramConfig,
+    LayerNormShardedMultiCoreProgramConfig,
+    MatmulMultiCoreReuseMultiCastProgramConfig,
+    MatmulMultiCoreReuseProgramConfig,
+    SoftmaxDefaultProgramConfig,
+    SoftmaxShardedMultiCoreProgramConfig,
+)
+from .tensor import (
+    BLOCK_FLOAT_DTYPES,
+    FLOAT_DTYPES,
+    INTEGER_DTYPES,
+    TILE,
+    Tensor,
+    dtype_from_torch,
+    new_tensor,
+    padded_shape_of,
+    round_to_dtype,
+    torch_dtype_of,
+    validate_placement,
+    view_2d,
+)
+from .types import (
+    DRAM_MEMORY_CONFIG,
+    BufferType,
+    CoreCoord,
+    CoreRange,
+    CoreRangeSet,
+    DataType,
+    DumpTensorMode,
+    EmbeddingsType,
+    Layout,
+    MemoryConfig,
+    Shape,
+    ShardOrientation,
+    ShardSpec,
+    TensorMemoryLayout,
+    TileReshapeMapMode,
+    UnaryOpType,
+    UnaryWithParam,
+)
+
+DEFAULT_L1_SMALL_SIZE = 0
+DEFAULT_TRACE_REGION_SIZE = 0
+
+_open_devices = {}
+
+
+# -----------------------------------------------------------------------------
+# helpers
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-int(a) // int(b))
+
+
+def _device_tensor(t, op: str, name: str) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise OpInputError(f"{name} must be a ttnn.Tensor, got {type(t).__name__}", op=op, rule="operand_type")
+    if t.device() is None:
+        raise OpInputError(f"{name} {t.shape} must be on device (use ttnn.to_device)", op=op, rule="operand_on_device")
+    if not t.is_allocated():
+        raise DeallocatedTensorError(f"{name} {t.shape} was deallocated", op=op, rule="use_after_deallocate")
+    t.device()._check_open(op)
+    return t
+
+
+def _same_device(op: str, *tensors: Optional[Tensor]) -> Device:
+    devs = {id(t.device()): t.device() for t in tensors if t is not None}
+    if len(devs) != 1:
+        raise OpInputError("operands live on different devices", op=op, rule="same_device")
+    return next(iter(devs.values()))
+
+
+def _require_tile(t: Tensor, op: str, name: str) -> None:
+    if t.layout != Layout.TILE:
+        raise OpInputError(f"{name} must be in TILE layout, got {t.layout}", op=op, rule="tile_layout")
+
+
+def _unsupported_if(cond: bool, what: str, op: str) -> None:
+    if cond:
+        raise UnsupportedError(f"{what} is not emulated", op=op, rule="unsupported_argument")
+
+
+def _dest_regs(compute_kernel_config) -> int:
+    fp32 = bool(getattr(compute_kernel_config, "fp32_dest_acc_en", False)) if compute_kernel_config is not None else False
+    return 4 if fp32 else 8
+
+
+def _grid_check(grid: CoreCoord, device: Device, op: str, cfg_name: str) -> None:
+    gx, gy = device.spec.grid
+    if grid.x <= 0 or grid.y <= 0:
+        raise ProgramConfigError(f"{cfg_name}.compute_with_storage_grid_size must be non-zero, got ({grid.x}, {grid.y})",
+                                 op=op, rule="program_grid_nonzero")
+    if grid.x > gx or grid.y > gy:
+        raise ProgramConfigError(
+            f"{cfg_name}.compute_with_storage_grid_size ({grid.x}, {grid.y}) must fit within the device grid ({gx}, {gy})",
+            op=op, rule="program_grid_outside_device")
+
+
+def _full_grid(x: int, y: int) -> CoreRangeSet:
+    return CoreRangeSet({CoreRange(CoreCoord(0, 0), CoreCoord(x - 1, y - 1))})
+
+
+def _resolve_output_shard(op: str, memory_config: MemoryConfig, expected: ShardSpec, what: str) -> MemoryConfig:
+    """Use the op's computed shard spec; a given one must agree with it."""
+    given = memory_config.shard_spec
+    if given is None:
+        return memory_config.with_shard_spec(expected)
+    if list(given.shape) != list(expected.shape):
+        raise ProgramConfigError(
+            f"{what} shard shape {list(given.shape)} does not match the shard shape the op produces "
+            f"{list(expected.shape)} (ttnn would silently use the computed one)", op=op, rule="output_shard_shape")
+    if given.grid.num_cores() < expected.grid.num_cores():
+        raise ProgramConfigError(
+            f"{what} shard grid {given.grid} has {given.grid.num_cores()} cores but the op writes "
+            f"{expected.grid.num_cores()} shards", op=op, rule="output_shard_grid")
+    return memory_config
+
+
+def _as_shape(shape) -> Tuple[int, ...]:
+    if isinstance(shape, Shape):
+        return shape.as_tuple()
+    if isinstance(shape, int):
+        return (shape,)
+    return tuple(int(s) for s in shape)
+
+
+def _check_kwargs_signature(fn, op: str, args, kwargs):
+    try:
+        return inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"{op}(): incompatible function arguments: {e}") from None
+
+
+# -----------------------------------------------------------------------------
+# device
+
+
+def open_device(*, device_id: int = 0, l1_small_size: int = DEFAULT_L1_SMALL_SIZE,
+                trace_region_size: int = DEFAULT_TRACE_REGION_SIZE, dispatch_core_config=None,
+                worker_l1_size: Optional[int] = None) -> Device:
+    """Open the emulated device described by ``set_device_spec`` (returns the open one if any)."""
+    dev = _open_devices.get(int(device_id))
+    if dev is not None and dev.is_open():
+        return dev
+    spec = get_device_spec()
+    if worker_l1_size:
+        import dataclasses
+
+        spec = dataclasses.replace(spec, l1_bytes=int(worker_l1_size))
+    dev = Device(spec, int(device_id))
+    _open_devices[int(device_id)] = dev
+    return dev
+
+
+def close_device(device: Device) -> None:
+    device._open = False
+    if _open_devices.get(device.device_id) is device:
+        del _open_devices[device.device_id]
+
+
+def synchronize_device(device: Device, *args, **kwargs) -> None:
+    return None
+
+
+# -----------------------------------------------------------------------------
+# host <-> device
+
+
+def from_torch(tensor, dtype: Optional[DataType] = None, *, spec=None, tile=None, pad_value: Optional[float] = None,
+               layout: Optional[Layout] = None, device: Optional[Device] = None,
+               memory_config: Optional[MemoryConfig] = None, mesh_mapper=None, cq_id: Optional[int] = None,
+               preserve_nan_values: bool = False, col_tilize: bool = False,
+               enable_bfloat_opt: bool = False) -> Optional[Tensor]:
+    op = "ttnn.from_torch"
+    if tensor is None:
+        return None
+    _unsupported_if(spec is not None, "from_torch(spec=...)", op)
+    _unsupported_if(tile is not None, "from_torch(tile=...)", op)
+    _unsupported_if(mesh_mapper is not None, "from_torch(mesh_mapper=...)", op)
+    _unsupported_if(bool(col_tilize), "from_torch(col_tilize=True)", op)
+    _unsupported_if(bool(enable_bfloat_opt), "from_torch(enable_bfloat_opt=True)", op)
+    if isinstance(tensor, np.ndarray):
+        tensor = torch.from_numpy(np.ascontiguousarray(tensor))
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{op}: expected a torch.Tensor or numpy array, got {type(tensor).__name__}")
+    tensor = tensor.detach()
+    if dtype is None:
+        dtype = dtype_from_torch(tensor.dtype)
+    if not isinstance(dtype, DataType):
+        raise TypeError(f"{op}: dtype must be a ttnn.DataType, got {dtype!r}")
+    if layout is None:
+        layout = Layout.ROW_MAJOR
+    if not isinstance(layout, Layout):
+        raise TypeError(f"{op}: layout must be a ttnn.Layout, got {layout!r}")
+    if dtype in BLOCK_FLOAT_DTYPES and layout != Layout.TILE:
+        raise PlacementError(f"Layout must be Layout::TILE for bfloat8_b or bfloat4_b! (got {layout})", op=op,
+                             rule="layout_for_block_float")
+    if memory_config is not None and memory_config.is_sharded() and memory_config.shard_spec is None:
+        raise PlacementError("Shard spec must not be None for sharded tensors", op=op, rule="shard_spec_missing")
+    if dtype in INTEGER_DTYPES:
+        values = round_to_dtype(tensor, dtype)
+        if values is tensor:
+            values = values.clone()
+    else:
+        src = tensor if tensor.is_floating_point() else tensor.to(torch.float32)
+        values = round_to_dtype(src, dtype)
+        if values is tensor or values.data_ptr() == tensor.data_ptr():
+            values = values.clone()
+    values = values.contiguous()
+    host = new_tensor(values, dtype, layout, None, None, op, "host tensor", already_rounded=True)
+    if device is not None:
+        return to_device(host, device, memory_config)
+    return host
+
+
+def to_torch(tensor: Tensor, dtype: Optional[torch.dtype] = None, *, torch_rank: Optional[int] = None,
+             mesh_composer=None, device=None, cq_id: Optional[int] = None) -> torch.Tensor:
+    op = "ttnn.to_torch"
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{op}: expected a ttnn.Tensor, got {type(tensor).__name__}")
+    _unsupported_if(mesh_composer is not None, "to_torch(mesh_composer=...)", op)
+    values = tensor._values(op, "tensor")
+    out = values.to(torch_dtype_of(tensor.dtype))
+    if out.data_ptr() == values.data_ptr():
+        out = out.clone()
+    if torch_rank is not None:
+        while out.dim() > torch_rank:
+            if out.shape[0] != 1:
+                raise RuntimeError(f"{op}: cannot squeeze dim of size {out.shape[0]} to reach rank {torch_rank}")
+            out = out[0]
+    if dtype is not None:
+        out = out.to(dtype)
+    return out
+
+
+def to_device(tensor: Tensor, device: Device, memory_config: Optional[MemoryConfig] = None, *,
+              queue_id=None) -> Tensor:
+    op = "ttnn.to_device"
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{op}: expected a ttnn.Tensor, got {type(tensor).__name__}")
+    if not isinstance(device, Device):
+        raise TypeError(f"{op}: expected an emulated device from ttnn.open_device, got {device!r}")
+    if tensor.device() is not None:
+        if tensor.device() is device:
+            return tensor
+        raise OpInputError("tensor already lives on another device", op=op, rule="same_device")
+    values = tensor._values(op)
+    mc = memory_config if memory_config is not None else DRAM_MEMORY_CONFIG
+    return new_tensor(values, tensor.dtype, tensor.layout, device, mc, op, "tensor", already_rounded=True)
+
+
+def from_device(tensor: Tensor, blocking: bool = True, *, queue_id=None) -> Tensor:
+    op = "ttnn.from_device"
+    if tensor.device() is None:
+        return tensor
+    values = tensor._values(op)
+    return new_tensor(values.clone(), tensor.dtype, tensor.layout, None, None, op, "host tensor",
+                      already_rounded=True)
+
+
+def to_layout(tensor: Tensor, layout: Layout, dtype: Optional[DataType] = None,
+              memory_config: Optional[MemoryConfig] = None, sub_core_grids=None, pad_value: float = 0.0) -> Tensor:
+    op = "ttnn.to_layout"
+    values = tensor._values(op)
+    out_dtype = dtype if dtype is not None else tensor.dtype
+    if out_dtype in BLOCK_FLOAT_DTYPES and layout != Layout.TILE:
+        raise PlacementError(f"{out_dtype} requires TILE layout; pass dtype=ttnn.bfloat16 to untilize", op=op,
+                             rule="layout_for_block_float")
+    if layout == tensor.layout and out_dtype == tensor.dtype and memory_config in (None, tensor.memory_config()):
+        return tensor
+    device = tensor.device()
+    mc = None
+    if device is not None:
+        mc = memory_config if memory_config is not None else tensor.memory_config()
+    same = out_dtype == tensor.dtype or (tensor.dtype in BLOCK_FLOAT_DTYPES and out_dtype == DataType.BFLOAT16)
+    return new_tensor(values.clone() if same else values, out_dtype, layout, device, mc, op,
+                      already_rounded=same)
+
+
+def deallocate(tensor: Tensor, force: bool = True) -> None:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"ttnn.deallocate: expected a ttnn.Tensor, got {type(tensor).__name__}")
+    buf = tensor._buffer
+    if not buf.allocated:
+        return
+    others = [t for t in list(buf.owners) if t is not tensor and not t._detached]
+    if force or not others:
+        buf.free()
+    else:
+        tensor._detached = True
+
+
+def dump_tensor(file_name, tensor: Tensor, *, mode: DumpTensorMode = DumpTensorMode.DISTRIBUTED_GATHER) -> None:
+    """Save a tensor (emulator format, torch.save based; not ttnn's .tensorbin flatbuffer)."""
+    values = tensor._values("ttnn.dump_tensor")
+    mc = tensor.memory_config() if tensor.device() is not None else None
+    ss = None
+    if mc is not None and mc.shard_spec is not None:
+        s = mc.shard_spec
+        ss = {
+            "ranges": [((r.start.x, r.start.y), (r.end.x, r.end.y)) for r in s.grid.ranges()],
+            "shape": list(s.shape),
+            "orientation": s.orientation.name,
+        }
+    payload = {
+        "format": "tt-emulator-tensor-v1",
+        "shape": list(tensor.shape),
+        "dtype": tensor.dtype.name,
+        "layout": tensor.layout.name,
+        "values": values.clone(),
+        "memory_config": None if mc is None else {
+            "memory_layout": mc.memory_layout.name, "buffer_type": mc.buffer_type.name, "shard_spec": ss},
+    }
+    torch.save(payload, os.fspath(file_name))
+
+
+def load_tensor(file_name, *, device: Optional[Device] = None) -> Tensor:
+    payload = torch.load(os.fspath(file_name), weights_only=False)
+    if not isinstance(payload, dict) or payload.get("format") != "tt-emulator-tensor-v1":
+        raise OpInputError(f"{file_name} is not an emulator tensor file", op="ttnn.load_tensor", rule="file_format")
+    dtype = DataType[payload["dtype"]]
+    layout = Layout[payload["layout"]]
+    host = new_tensor(payload["values"], dtype, layout, None, None, "ttnn.load_tensor", "host tensor",
+                      already_rounded=True)
+    if device is None:
+        return host
+    mcd = payload["memory_config"]
+    mc = DRAM_MEMORY_CONFIG
+    if mcd is not None:
+        ss = None
+        if mcd["shard_spec"] is not None:
+            s = mcd["shard_spec"]
+            ss = ShardSpec(CoreRangeSet([CoreRange(CoreCoord(*a), CoreCoord(*b)) for a, b in s["ranges"]]),
+                           s["shape"], ShardOrientation[s["orientation"]])
+        mc = MemoryConfig(TensorMemoryLayout[mcd["memory_layout"]], BufferType[mcd["buffer_type"]], ss)
+    return to_device(host, device, mc)
+
+
+# -----------------------------------------------------------------------------
+# reshape
+
+
+def _reshape_impl(input_tensor: Tensor, shape, padded_shape=None, memory_config=None, pad_value=None,
+                  reshape_tile_mode=TileReshapeMapMode.CACHE, sub_core_grids=None, skip_padding_fill=False):
+    op = "ttnn.reshape"
+    values = input_tensor._values(op, "input_tensor")
+    new = list(_as_shape(shape))
+    if new.count(-1) > 1:
+        raise OpInputError(f"at most one -1 in shape {new}", op=op, rule="reshape_shape")
+    if -1 in new:
+        known = math.prod(d for d in new if d != -1)
+        new[new.index(-1)] = values.numel() // known if known else 0
+    new = tuple(new)
+    if math.prod(new) != values.numel():
+        raise OpInputError(f"cannot reshape {list(input_tensor.shape)} ({values.numel()} values) to {list(new)}",
+                           op=op, rule="reshape_volume")
+    if padded_shape is not None and tuple(_as_shape(padded_shape)) != padded_shape_of(new, input_tensor.layout):
+        raise UnsupportedError(f"reshape with a custom padded_shape {list(_as_shape(padded_shape))}", op=op,
+                               rule="unsupported_argument")
+    device = input_tensor.device()
+    if device is None:
+        t = Tensor._create(input_tensor._buffer, new, input_tensor.dtype, input_tensor.layout, None, None)
+        return t
+    old_mc = input_tensor.memory_config()
+    mc = memory_config if memory_config is not None else old_mc
+    same_view = (
+        mc == old_mc
+        and view_2d(padded_shape_of(new, input_tensor.layout)) == view_2d(input_tensor.padded_shape.as_tuple())
+    )
+    if same_view:
+        # a view: same buffer, no allocation (the 2D view, hence shards / pages, is unchanged)
+        validate_placement(new, input_tensor.layout, input_tensor.dtype, mc, device, op, "output")
+        return Tensor._create(input_tensor._buffer, new, input_tensor.dtype, input_tensor.layout, mc, device)
+    return new_tensor(values.reshape(new).clone(), input_tensor.dtype, input_tensor.layout, device, mc, op,
+                      already_rounded=True)
+
+
+def reshape(input_tensor: Tensor, *args, **kwargs) -> Tensor:
+    """``reshape(t, shape, *, memory_config, pad_value, reshape_tile_mode, sub_core_grids, skip_padding_fill)``
+    or ``reshape(t, logical_shape, padded_shape, *, ...)``."""
+    if "logical_shape" in kwargs or (len(args) >= 2):
+        def _overload(logical_shape, padded_shape, *, memory_config=None, pad_value=None,
+                      reshape_tile_mode=TileReshapeMapMode.CACHE, sub_core_grids=None, skip_padding_fill=False):
+            pass
+
+        b = _check_kwargs_signature(_overload, "ttnn.reshape", args, kwargs)
+        b.apply_defaults()
+        a = dict(b.arguments)
+        return _reshape_impl(input_tensor, a.pop("logical_shape"), **a)
+
+    def _overload1(shape, *, memory_config=None, pad_value=None, reshape_tile_mode=TileReshapeMapMode.CACHE,
+                   sub_core_grids=None, skip_padding_fill=False):
+        pass
+
+    b = _check_kwargs_signature(_overload1, "ttnn.reshape", args, kwargs)
+    b.apply_defaults()
+    return _reshape_impl(input_tensor, **b.arguments)
+
+
+reshape._ttnn_keywords = [
+    "input_tensor", "shape", "memory_config", "pad_value", "reshape_tile_mode", "sub_core_grids",
+    "skip_padding_fill", "logical_shape", "padded_shape",
+]
+
+
+# -----------------------------------------------------------------------------
+# embedding / add
+
+
+def embedding(input_tensor: Tensor, weight: Tensor, *, padding_idx: Optional[int] = None,
+              layout: Optional[Layout] = None, embeddings_type: EmbeddingsType = EmbeddingsType.GENERIC,
+              dtype: Optional[DataType] = None, memory_config: Optional[MemoryConfig] = None,
+              output_tensor: Optional[Tensor] = None) -> Tensor:
+    op = "ttnn.embedding"
+    ids = _device_tensor(input_tensor, op, "input_tensor")
+    table = _device_tensor(weight, op, "weight")
+    device = _same_device(op, ids, table)
+    _unsupported_if(output_tensor is not None, "embedding(output_tensor=...)", op)
+    _unsupported_if(embeddings_type == EmbeddingsType.BINARY, "embeddings_type=BINARY", op)
+    if ids.dtype not in (DataType.UINT32, DataType.INT32):
+        raise OpInputError(f"input_tensor (indices) must be uint32, got {ids.dtype}", op=op, rule="index_dtype")
+    if table.layout != Layout.ROW_MAJOR:
+        raise OpInputError(f"weight must be ROW_MAJOR, got {table.layout}", op=op, rule="weight_layout")
+    if table.dtype not in (DataType.BFLOAT16, DataType.FLOAT32):
+        raise OpInputError(f"weight must be bfloat16 or float32, got {table.dtype}", op=op, rule="weight_dtype")
+    tshape = tuple(table.shape)
+    if len(tshape) < 2 or any(d != 1 for d in tshape[:-2]):
+        raise OpInputError(f"weight must be [vocab, hidden] (or [1, 1, vocab, hidden]), got {list(tshape)}", op=op,
+                           rule="weight_shape")
+    vocab, hidden = tshape[-2], tshape[-1]
+    idx = ids._values(op, "input_tensor")
+    tab = table._values(op, "weight").reshape(vocab, hidden)
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= vocab):
+        raise OpInputError(f"index {int(idx.max())} out of range for a table of {vocab} rows", op=op,
+                           rule="index_out_of_range")
+    ishape = tuple(ids.shape)
+    if len(ishape) == 4 and ishape[1] == 1 and ishape[2] == 1:
+        out_shape = (ishape[0], 1, ishape[3], hidden)
+    else:
+        out_shape = ishape + (hidden,)
+    out = torch.nn.functional.embedding(idx.reshape(-1), tab)
+    if padding_idx is not None:
+        out[idx.reshape(-1) == int(padding_idx)] = 0.0
+    out = out.reshape(out_shape)
+    out_dtype = dtype if dtype is not None else table.dtype
+    out_layout = layout if layout is not None else Layout.ROW_MAJOR
+    mc = memory_config if memory_config is not None else (
+        ids.memory_config() if not ids.memory_config().is_sharded() else DRAM_MEMORY_CONFIG)
+    return new_tensor(out, out_dtype, out_layout, device, mc, op, already_rounded=(out_dtype == table.dtype))
+
+
+def add(input_tensor_a, input_tensor_b, *, fast_and_approximate_mode: bool = True,
+        dtype: Optional[DataType] = None, memory_config: Optional[MemoryConfig] = None,
+        output_tensor: Optional[Tensor] = None, activations=(), input_tensor_a_activations=(),
+        input_tensor_b_activations=(), sub_core_grids=None, sub_device_id=None) -> Tensor:
+    op = "ttnn.add"
+    _unsupported_if(output_tensor is not None, "add(output_tensor=...)", op)
+    _unsupported_if(bool(activations) or bool(input_tensor_a_activations) or bool(input_tensor_b_activations),
+                    "add(...activations=...)", op)
+    if not isinstance(input_tensor_a, Tensor):
+        input_tensor_a, input_tensor_b = input_tensor_b, input_tensor_a
+    a = _device_tensor(input_tensor_a, op, "input_tensor_a")
+    av = a._values(op, "input_tensor_a")
+    if isinstance(input_tensor_b, Tensor):
+        b = _device_tensor(input_tensor_b, op, "input_tensor_b")
+        _same_device(op, a, b)
+        if a.layout != b.layout:
+            raise OpInputError(f"operands must have the same layout ({a.layout} vs {b.layout})", op=op,
+                               rule="layout_mismatch")
+        bv = b._values(op, "input_tensor_b")
+        try:
+            out_shape = torch.broadcast_shapes(av.shape, bv.shape)
+        except RuntimeError:
+            raise OpInputError(f"shapes {list(a.shape)} and {list(b.shape)} do not broadcast", op=op,
+                               rule="broadcast") from None
+        if tuple(out_shape) != tuple(av.shape):
+            raise OpInputError(f"input_tensor_b {list(b.shape)} may only broadcast into input_tensor_a "
+                               f"{list(a.shape)}", op=op, rule="broadcast")
+        out = av + bv
+    elif isinstance(input_tensor_b, (int, float)):
+        out = av + float(input_tensor_b)
+    else:
+        raise TypeError(f"{op}: input_tensor_b must be a ttnn.Tensor or a number")
+    out_dtype = dtype if dtype is not None else a.dtype
+    mc = memory_config if memory_config is not None else a.memory_config()
+    return new_tensor(out, out_dtype, a.layout, a.device(), mc, op)
+
+
+# -----------------------------------------------------------------------------
+# layer norm
+
+
+def _gamma_vector(t: Optional[Tensor], name: str, a: Tensor, op: str) -> Optional[torch.Tensor]:
+    if t is None:
+        return None
+    t = _device_tensor(t, op, name)
+    w = a.padded_shape[-1]
+    logical_w = a.shape[-1]
+    pad = t.padded_shape
+    if t.layout == Layout.TILE:
+        if pad[-1] != w or pad[-2] != TILE:
+            raise OpInputError(f"{name} in TILE layout must have padded shape [..., 32, {w}], got {list(pad)}",
+                               op=op, rule="gamma_shape")
+        v = t._values(op, name).reshape(-1, t.shape[-1])[0]
+    else:
+        if pad[-1] != TILE or t.logical_volume() // TILE != w // TILE:
+            raise OpInputError(
+                f"{name} in ROW_MAJOR layout must be [1, 1, {w // TILE}, 32] (width/32 rows of 32), got {list(t.shape)}",
+                op=op, rule="gamma_shape")
+        if t.dtype not in (DataType.BFLOAT16, DataType.FLOAT32):
+            raise OpInputError(f"row-major {name} must be bfloat16 or float32, got {t.dtype}", op=op,
+                               rule="gamma_dtype")
+        v = t._values(op, name).reshape(-1)
+    return v[:logical_w]
+
+
+def layer_norm(input_tensor: Tensor, *, epsilon: float = 1e-12, weight: Optional[Tensor] = None,
+               bias: Optional[Tensor] = None, residual_input_tensor: Optional[Tensor] = None,
+               memory_config: Optional[MemoryConfig] = None, program_config=None, compute_kernel_config=None,
+               recip_tensor: Optional[Tensor] = None) -> Tensor:
+    op = "ttnn.layer_norm"
+    a = _device_tensor(input_tensor, op, "input_tensor")
+    r = _device_tensor(residual_input_tensor, op, "residual_input_tensor") if residual_input_tensor is not None else None
+    device = _same_device(op, a, r)
+    _unsupported_if(recip_tensor is not None, "layer_norm(recip_tensor=...)", op)
+    _require_tile(a, op, "input_tensor")
+    if a.dtype not in FLOAT_DTYPES:
+        raise OpInputError(f"input_tensor must be a float type, got {a.dtype}", op=op, rule="dtype")
+    if r is not None:
+        _require_tile(r, op, "residual_input_tensor")
+        if tuple(r.shape) != tuple(a.shape):
+            raise OpInputError(f"residual {list(r.shape)} must match input {list(a.shape)}", op=op,
+                               rule="residual_shape")
+    gamma = _gamma_vector(weight, "weight", a, op)
+    beta = _gamma_vector(bias, "bias", a, op)
+    if weight is not None and bias is not None and weight.layout != bias.layout:
+        raise OpInputError("weight (gamma) and bias (beta) must have the same layout", op=op, rule="gamma_layout")
+    a_mc = a.memory_config()
+    out_mc = memory_config if memory_config is not None else a_mc
+    inplace = False
+    padded = a.padded_shape.as_tuple()
+    h2, w2 = view_2d(padded)
+    if isinstance(program_config, LayerNormShardedMultiCoreProgramConfig):
+        cfg = "LayerNormShardedMultiCoreProgramConfig"
+        if not a_mc.is_sharded():
+            raise ProgramConfigError(f"{cfg} needs a sharded input, got {a_mc.memory_layout}", op=op,
+                                     rule="sharded_config_needs_sharded_input")
+        if a_mc.memory_layout == TensorMemoryLayout.HEIGHT_SHARDED:
+            raise ProgramConfigError("HEIGHT_SHARDED inputs are not supported", op=op, rule="height_sharded_input")
+        if not out_mc.is_sharded() or out_mc.memory_layout == TensorMemoryLayout.HEIGHT_SHARDED:
+            raise ProgramConfigError(f"sharded inputs require a (block/width) sharded output, got {out_mc.memory_layout}",
+                                     op=op, rule="sharded_output")
+        if out_mc.buffer_type != a_mc.buffer_type or out_mc.memory_layout != a_mc.memory_layout:
+            raise ProgramConfigError(
+                f"output {out_mc.memory_layout}/{out_mc.buffer_type} must match input {a_mc.memory_layout}/{a_mc.buffer_type}",
+                op=op, rule="output_matches_input_placement")
+        if r is not None and r.memory_config() != a_mc:
+            raise ProgramConfigError("residual_input_tensor must have the same memory config (shard spec) as the input",
+                                     op=op, rule="residual_shard_spec")
+        pc = program_config
+        _grid_check(pc.compute_with_storage_grid_size, device, op, cfg)
+        ss = a_mc.shard_spec
+        if pc.subblock_w == 0 or pc.block_w % pc.subblock_w:
+            raise ProgramConfigError(f"block_w ({pc.block_w}) must be divisible by subblock_w ({pc.subblock_w})",
+                                     op=op, rule="block_w_divisible_by_subblock_w")
+        if h2 % TILE or w2 % TILE:
+            raise ProgramConfigError(f"M ({h2}) and K ({w2}) must be tile multiples", op=op, rule="tile_multiple")
+        bbox = ss.grid.bounding_box()
+        g = pc.compute_with_storage_grid_size
+        if bbox.end.x - bbox.start.x >= g.x or bbox.end.y - bbox.start.y >= g.y:
+            raise ProgramConfigError(
+                f"shard grid {ss.grid} must fit in compute_with_storage_grid_size ({g.x}, {g.y})", op=op,
+                rule="shard_grid_vs_program_grid")
+        mt, kt = h2 // TILE, w2 // TILE
+        if pc.block_h * TILE != ss.shape[0]:
+            raise ProgramConfigError(
+                f"block_h*32 ({pc.block_h}*32 = {pc.block_h * TILE}) must equal the shard height {ss.shape[0]}",
+                op=op, rule="block_h_vs_shard_height")
+        if pc.block_w * TILE != ss.shape[1]:
+            raise ProgramConfigError(
+                f"block_w*32 ({pc.block_w}*32 = {pc.block_w * TILE}) must equal the shard width {ss.shape[1]}",
+                op=op, rule="block_w_vs_shard_width")
+        if h2 == pc.block_h * TILE:  # 1D multicast
+            if _ceil_div(kt, ss.num_cores()) != pc.block_w:
+                raise ProgramConfigError(f"block_w ({pc.block_w}) must equal K tiles / cores ({kt}/{ss.num_cores()})",
+                                         op=op, rule="block_w_vs_cores")
+        else:
+            row_wise = ss.orientation == ShardOrientation.ROW_MAJOR
+            ncols = bbox.end.x + 1 if row_wise else bbox.end.y + 1
+            nrows = bbox.end.y + 1 if row_wise else bbox.end.x + 1
+            if _ceil_div(kt, ncols) != pc.block_w:
+                raise ProgramConfigError(
+                    f"block_w ({pc.block_w}) must equal K tiles / grid columns ({kt}/{ncols})", op=op,
+                    rule="block_w_vs_grid")
+            if mt // nrows != pc.block_h:
+                raise ProgramConfigError(
+                    f"block_h ({pc.block_h}) must equal M tiles / grid rows ({mt}/{nrows})", op=op,
+                    rule="block_h_vs_grid")
+        inplace = bool(pc.inplace)
+        if not inplace and out_mc.shard_spec is None:
+            out_mc = out_mc.with_shard_spec(ss)
+    elif program_config is None or isinstance(program_config, LayerNormDefaultProgramConfig):
+        if a_mc.is_sharded():
+            raise ProgramConfigError("a sharded input needs LayerNormShardedMultiCoreProgramConfig", op=op,
+                                     rule="sharded_input_needs_sharded_config")
+        if r is not None and r.memory_config().is_sharded():
+            raise ProgramConfigError("residual_input_tensor must be interleaved like the input", op=op,
+                                     rule="residual_shard_spec")
+    else:
+        raise TypeError(f"{op}: program_config must be a LayerNorm program config, got {type(program_config).__name__}")
+
+    x = a._values(op, "input_tensor")
+    if r is not None:
+        x = x + r._values(op, "residual_input_tensor")
+    y = torch.nn.functional.layer_norm(x, (x.shape[-1],), gamma, beta, float(epsilon))
+    if inplace:
+        a._set_values(round_to_dtype(y, a.dtype))
+        device._count(op)
+        return a
+    return new_tensor(y, a.dtype, Layout.TILE, device, out_mc, op)
+
+
+# -----------------------------------------------------------------------------
+# sharding conversions
+
+
+def _interleaved_to_sharded_impl(input_tensor: Tensor, sharded_memory_config: MemoryConfig,
+                                 output_dtype: Optional[DataType]) -> Tensor:
+    op = "ttnn.interleaved_to_sharded"
+    x = _device_tensor(input_tensor, op, "input_tensor")
+    if x.memory_config().is_sharded():
+        raise OpInputError(f"input must be interleaved, got {x.memory_config().memory_layout}", op=op,
+                           rule="input_not_interleaved")
+    if not isinstance(sharded_memory_config, MemoryConfig) or not sharded_memory_config.is_sharded():
+        raise PlacementError(f"sharded_memory_config must be a sharded ttnn.MemoryConfig, got {sharded_memory_config!r}",
+                             op=op, rule="output_not_sharded")
+    if sharded_memory_config.shard_spec is None:
+        raise PlacementError("sharded_memory_config needs a shard_spec", op=op, rule="shard_spec_missing")
+    out_dtype = output_dtype if output_dtype is not None else x.dtype
+    v = x._values(op, "input_tensor")
+    same = out_dtype == x.dtype
+    return new_tensor(v.clone() if same else v, out_dtype, x.layout, x.device(), sharded_memory_config, op,
+                      already_rounded=same)
+
+
+def interleaved_to_sharded(input_tensor: Tensor, *args, **kwargs) -> Tensor:
+    """``interleaved_to_sharded(t, sharded_memory_config, output_dtype=None, *, keep_l1_aligned, preallocated_output)``
+    or ``interleaved_to_sharded(t, grid, shard_shape, shard_scheme, shard_orientation, output_dtype=None, *, keep_l1_aligned)``."""
+    op = "ttnn.interleaved_to_sharded"
+    if "sharded_memory_config" in kwargs or (args and isinstance(args[0], MemoryConfig)):
+        def _overload(sharded_memory_config, output_dtype=None, *, keep_l1_aligned=False, preallocated_output=None):
+            pass
+
+        b = _check_kwargs_signature(_overload, op, args, kwargs)
+        b.apply_defaults()
+        _unsupported_if(b.arguments["preallocated_output"] is not None, "preallocated_output", op)
+        return _interleaved_to_sharded_impl(input_tensor, b.arguments["sharded_memory_config"],
+                                            b.arguments["output_dtype"])
+
+    def _overload2(grid, shard_shape, shard_scheme, shard_orientation, output_dtype=None, *, keep_l1_aligned=False):
+        pass
+
+    b = _check_kwargs_signature(_overload2, op, args, kwargs)
+    b.apply_defaults()
+    a = b.arguments
+    grid = a["grid"]
+    if isinstance(grid, CoreCoord):
+        grid = _full_grid(grid.x, grid.y)
+    elif isinstance(grid, tuple):
+        grid = _full_grid(*grid)
+    if not isinstance(grid, CoreRangeSet):
+        raise TypeError(f"{op}: grid must be a CoreCoord or CoreRangeSet")
+    mc = MemoryConfig(a["shard_scheme"], BufferType.L1, ShardSpec(grid, list(a["shard_shape"]), a["shard_orientation"]))
+    return _interleaved_to_sharded_impl(input_tensor, mc, a["output_dtype"])
+
+
+interleaved_to_sharded._ttnn_keywords = [
+    "input_tensor", "grid", "shard_shape", "shard_scheme", "shard_orientation", "output_dtype", "keep_l1_aligned",
+    "sharded_memory_config", "preallocated_output",
+]
+
+
+def sharded_to_interleaved(input_tensor: Tensor, memory_config: Optional[MemoryConfig] = None,
+                           output_dtype: Optional[DataType] = None) -> Tensor:
+    op = "ttnn.sharded_to_interleaved"
+    x = _device_tensor(input_tensor, op, "input_tensor")
+    if not x.memory_config().is_sharded():
+        raise OpInputError("input must be sharded", op=op, rule="input_not_sharded")
+    mc = memory_config if memory_config is not None else DRAM_MEMORY_CONFIG
+    if mc.is_sharded():
+        raise PlacementError(f"memory_config must be interleaved, got {mc.memory_layout}", op=op,
+                             rule="output_not_interleaved")
+    out_dtype = output_dtype if output_dtype is not None else x.dtype
+    v = x._values(op, "input_tensor")
+    same = out_dtype == x.dtype
+    return new_tensor(v.clone() if same else v, out_dtype, x.layout, x.device(), mc, op, already_rounded=same)
+
+
+# -----------------------------------------------------------------------------
+# matmul / linear
+
+
+def _activation_fn(act, op: str):
+    """Return (name, callable) for a fused activation, or (None, None)."""
+    if act is None:
+        return None, None
+    if isinstance(act, str):
+        name = act.lower()
+        table = {"gelu": UnaryOpType.GELU, "relu": UnaryOpType.RELU, "silu": UnaryOpType.SILU}
+        if name not in table:
+            raise UnsupportedError(f"activation {act!r}", op=op, rule="unsupported_argument")
+        act = UnaryWithParam(table[name])
+    act = UnaryWithParam.coerce(act)
+    if act.op_type == UnaryOpType.GELU:
+        return "gelu", torch.nn.functional.gelu  # erf form for both approx flags (see module docstring)
+    if act.op_type == UnaryOpType.RELU:
+        return "relu", torch.relu
+    if act.op_type == UnaryOpType.SILU:
+        return "silu", torch.nn.functional.silu
+    raise UnsupportedError(f"fused activation {act!r}", op=op, rule="unsupported_argument")
+
+
+def _validate_mcast(op: str, pc: MatmulMultiCoreReuseMultiCastProgramConfig, a: Tensor, b: Tensor,
+                    out_mc: MemoryConfig, device: Device, regs: int) -> MemoryConfig:
+    cfg = "MatmulMultiCoreReuseMultiCastProgramConfig"
+    g = pc.compute_with_storage_grid_size
+    _grid_check(g, device, op, cfg)
+    a_pad, b_pad = a.padded_shape.as_tuple(), b.padded_shape.as_tuple()
+    kt = a_pad[-1] // TILE
+    nt = b_pad[-1] // TILE
+    mt = (view_2d(a_pad)[0] if pc.fuse_batch else a_pad[-2]) // TILE
+    for f in ("in0_block_w", "per_core_M", "per_core_N", "out_subblock_h", "out_subblock_w", "out_block_h",
+              "out_block_w"):
+        if getattr(pc, f) == 0:
+            raise ProgramConfigError(f"{f} is 0, which is not valid", op=op, rule=f"{f}_nonzero")
+    if kt % pc.in0_block_w:
+        raise ProgramConfigError(f"K tiles ({kt}) must be divisible by in0_block_w ({pc.in0_block_w})", op=op,
+                                 rule="k_tiles_divisible_by_in0_block_w")
+    if pc.per_core_M % pc.out_subblock_h:
+        raise ProgramConfigError(
+            f"per_core_M ({pc.per_core_M}) must be divisible by out_subblock_h ({pc.out_subblock_h})", op=op,
+            rule="per_core_M_divisible_by_out_subblock_h")
+    if pc.per_core_N % pc.out_subblock_w:
+        raise ProgramConfigError(
+            f"per_core_N ({pc.per_core_N}) must be divisible by out_subblock_w ({pc.out_subblock_w})", op=op,
+            rule="per_core_N_divisible_by_out_subblock_w")
+    if pc.out_block_h % pc.out_subblock_h or pc.per_core_M % pc.out_block_h:
+        raise ProgramConfigError(
+            f"out_block_h ({pc.out_block_h}) must divide per_core_M ({pc.per_core_M}) and be divisible by "
+            f"out_subblock_h ({pc.out_subblock_h})", op=op, rule="out_block_h")
+    if pc.out_block_w % pc.out_subblock_w or pc.per_core_N % pc.out_block_w:
+        raise ProgramConfigError(
+            f"out_block_w ({pc.out_block_w}) must divide per_core_N ({pc.per_core_N}) and be divisible by "
+            f"out_subblock_w ({pc.out_subblock_w})", op=op, rule="out_block_w")
+    if pc.out_subblock_h * pc.out_subblock_w > regs:
+        raise ProgramConfigError(
+            f"out_subblock_h*out_subblock_w = {pc.out_subblock_h}*{pc.out_subblock_w} = "
+            f"{pc.out_subblock_h * pc.out_subblock_w} must be at most {regs} (dest registers)", op=op,
+            rule="out_subblock_fits_dest")
+    blocks_m = _ceil_div(mt, pc.per_core_M)
+    blocks_n = _ceil_div(nt, pc.per_core_N)
+    if pc.transpose_mcast:
+        cols_avail, rows_avail, ax_n, ax_m = g.y, g.x, "rows (transpose_mcast)", "columns (transpose_mcast)"
+    else:
+        cols_avail, rows_avail, ax_n, ax_m = g.x, g.y, "columns", "rows"
+    if blocks_n > cols_avail:
+        raise ProgramConfigError(
+            f"per_core_N ({pc.per_core_N}) x grid {ax_n} ({cols_avail}) = {pc.per_core_N * cols_avail} tiles does not "
+            f"cover N = {nt} tiles", op=op, rule="per_core_N_covers_N")
+    if blocks_m > rows_avail:
+        raise ProgramConfigError(
+            f"per_core_M ({pc.per_core_M}) x grid {ax_m} ({rows_avail}) = {pc.per_core_M * rows_avail} tiles does not "
+            f"cover M = {mt} tiles", op=op, rule="per_core_M_covers_M")
+    a_mc = a.memory_config()
+    if a_mc.is_sharded():
+        ss = a_mc.shard_spec
+        if not pc.fuse_batch:
+            raise ProgramConfigError("fuse_batch must be True when input A is sharded", op=op,
+                                     rule="fuse_batch_with_sharded_input")
+        bbox = ss.grid.bounding_box()
+        if bbox.end.x >= g.x or bbox.end.y >= g.y:
+            raise ProgramConfigError(
+                f"input A shard grid {ss.grid} must lie within the program grid ({g.x}, {g.y})", op=op,
+                rule="in0_shard_grid_vs_program_grid")
+        sh_t, sw_t = ss.shape[0] // TILE, ss.shape[1] // TILE
+        if a_mc.memory_layout == TensorMemoryLayout.BLOCK_SHARDED:
+            want = ShardOrientation.COL_MAJOR if pc.transpose_mcast else ShardOrientation.ROW_MAJOR
+            if ss.orientation != want:
+                raise ProgramConfigError(
+                    f"input A shard orientation {ss.orientation.name} must be {want.name} when transpose_mcast="
+                    f"{pc.transpose_mcast}", op=op, rule="shard_orientation_vs_transpose_mcast")
+            if out_mc.is_sharded() and (out_mc.buffer_type != a_mc.buffer_type
+                                        or out_mc.memory_layout != a_mc.memory_layout):
+                raise ProgramConfigError(
+                    f"sharded output ({out_mc.memory_layout}, {out_mc.buffer_type}) must match input A "
+                    f"({a_mc.memory_layout}, {a_mc.buffer_type})", op=op, rule="output_matches_input_placement")
+            k_slices = _ceil_div(kt, sw_t)
+            if k_slices != blocks_n:
+                raise ProgramConfigError(
+                    f"block-sharded input A splits K = {kt} tiles into {k_slices} shard columns of {sw_t} tiles, but "
+                    f"the output uses {blocks_n} grid {ax_n} (N {nt} tiles / per_core_N {pc.per_core_N}); in0 is "
+                    f"multicast along the grid {ax_n}, so both counts must agree", op=op,
+                    rule="in0_shard_columns_vs_grid")
+        elif a_mc.memory_layout == TensorMemoryLayout.HEIGHT_SHARDED:
+            if pc.transpose_mcast:
+                raise ProgramConfigError("transpose_mcast is not supported with a HEIGHT_SHARDED input A", op=op,
+                                         rule="height_sharded_transpose_mcast")
+            if kt != pc.in0_block_w or sw_t != pc.in0_block_w:
+                raise ProgramConfigError(
+                    f"HEIGHT_SHARDED input A needs K tiles ({kt}) == in0_block_w ({pc.in0_block_w}) == shard width "
+                    f"tiles ({sw_t})", op=op, rule="height_sharded_in0_block_w")
+            if bbox.start.x != bbox.end.x:
+                raise ProgramConfigError("HEIGHT_SHARDED input A needs a single-column shard grid", op=op,
+                                         rule="height_sharded_single_column")
+        else:
+            raise ProgramConfigError(f"input A memory layout {a_mc.memory_layout} is not supported (BLOCK or HEIGHT)",
+                                     op=op, rule="in0_memory_layout")
+        if pc.per_core_M != sh_t:
+            raise ProgramConfigError(
+                f"per_core_M ({pc.per_core_M}) must equal the input A shard height in tiles ({ss.shape[0]}/32 = {sh_t})",
+                op=op, rule="per_core_M_vs_shard_height")
+        if sw_t % pc.in0_block_w:
+            raise ProgramConfigError(
+                f"input A shard width in tiles ({ss.shape[1]}/32 = {sw_t}) must be divisible by in0_block_w "
+                f"({pc.in0_block_w})", op=op, rule="shard_width_vs_in0_block_w")
+    if b.memory_config().is_sharded():
+        raise UnsupportedError("a sharded input B with MatmulMultiCoreReuseMultiCastProgramConfig", op=op,
+                               rule="unsupported_argument")
+    if out_mc.is_sharded():
+        if out_mc.memory_layout != TensorMemoryLayout.BLOCK_SHARDED:
+            raise ProgramConfigError(f"a sharded output must be BLOCK_SHARDED, got {out_mc.memory_layout}", op=op,
+                                     rule="output_must_be_block_sharded")
+        if not (pc.out_subblock_w == pc.per_core_N or pc.out_subblock_h == 1):
+            raise ProgramConfigError(
+                f"with a sharded output out_subblock_w ({pc.out_subblock_w}) must equal per_core_N ({pc.per_core_N}) "
+                f"or out_subblock_h ({pc.out_subblock_h}) must be 1", op=op, rule="sharded_output_subblock")
+        if not (pc.out_block_w == pc.per_core_N or pc.out_block_h == 1):
+            raise ProgramConfigError("with a sharded output out_block_w must equal per_core_N or out_block_h must be 1",
+                                     op=op, rule="sharded_output_block")
+        nx, ny = (blocks_m, blocks_n) if pc.transpose_mcast else (blocks_n, blocks_m)
+        expected = ShardSpec(_full_grid(nx, ny), [pc.per_core_M * TILE, pc.per_core_N * TILE],
+                             ShardOrientation.COL_MAJOR if pc.transpose_mcast else ShardOrientation.ROW_MAJOR)
+        out_mc = _resolve_output_shard(op, out_mc, expected, "output")
+        obox = out_mc.shard_spec.grid.bounding_box()
+        if obox.end.x >= g.x or obox.end.y >= g.y:
+            raise ProgramConfigError(f"output shard grid {out_mc.shard_spec.grid} must lie within the program grid "
+                                     f"({g.x}, {g.y})", op=op, rule="output_shard_grid_outside_program_grid")
+    return out_mc
+
+
+def _validate_reuse(op: str, pc: MatmulMultiCoreReuseProgramConfig, a: Tensor, b: Tensor, out_mc: MemoryConfig,
+                    device: Device, regs: int) -> MemoryConfig:
+    cfg = "MatmulMultiCoreReuseProgramConfig"
+    a_pad, b_pad = a.padded_shape.as_tuple(), b.padded_shape.as_tuple()
+    if len(a_pad) != len(b_pad):
+        raise ProgramConfigError(f"{cfg} needs operands of equal rank, got {list(a.shape)} and {list(b.shape)}",
+                                 op=op, rule="batch_rank")
+    batch_a = math.prod(a_pad[:-2])
+    batch_b = math.prod(b_pad[:-2])
+    if batch_a > 1 and batch_b == 1:
+        raise ProgramConfigError("batch broadcasting of input B is not supported by this program config", op=op,
+                                 rule="batch_broadcast_unsupported")
+    if tuple(a_pad[:-2]) != tuple(b_pad[:-2]):
+        raise ProgramConfigError(f"batch dims must match: {list(a.shape)} vs {list(b.shape)}", op=op,
+                                 rule="batch_mismatch")
+    _grid_check(pc.compute_with_storage_grid_size, device, op, cfg)
+    for f in ("in0_block_w", "per_core_M", "per_core_N", "out_subblock_h", "out_subblock_w"):
+        if getattr(pc, f) == 0:
+            raise ProgramConfigError(f"{f} is 0, which is not valid", op=op, rule=f"{f}_nonzero")
+    m = a_pad[-2] // TILE
+    total_m = view_2d(a_pad)[0] // TILE
+    n = b_pad[-1] // TILE
+    k = a_pad[-1]
+    kt = k // TILE
+    if kt % pc.in0_block_w:
+        raise ProgramConfigError(f"K tiles ({kt}) must be divisible by in0_block_w ({pc.in0_block_w})", op=op,
+                                 rule="k_tiles_divisible_by_in0_block_w")
+    if pc.per_core_M % pc.out_subblock_h:
+        raise ProgramConfigError(
+            f"per_core_M ({pc.per_core_M}) must be divisible by out_subblock_h ({pc.out_subblock_h})", op=op,
+            rule="per_core_M_divisible_by_out_subblock_h")
+    if pc.per_core_N % pc.out_subblock_w:
+        raise ProgramConfigError(
+            f"per_core_N ({pc.per_core_N}) must be divisible by out_subblock_w ({pc.out_subblock_w})", op=op,
+            rule="per_core_N_divisible_by_out_subblock_w")
+    if pc.out_subblock_h * pc.out_subblock_w > regs:
+        raise ProgramConfigError(
+            f"out_subblock_h*out_subblock_w = {pc.out_subblock_h * pc.out_subblock_w} must be at most {regs} "
+            f"(dest registers)", op=op, rule="out_subblock_fits_dest")
+    if pc.per_core_M > m:
+        if pc.per_core_M % m or total_m % pc.per_core_M:
+            raise ProgramConfigError(
+                f"per_core_M ({pc.per_core_M}) > M ({m} tiles per batch) must be a multiple of M and divide the total "
+                f"height ({total_m} tiles)", op=op, rule="per_core_M_vs_M")
+    elif m % pc.per_core_M:
+        raise ProgramConfigError(f"per_core_M ({pc.per_core_M}) must divide M ({m} tiles per batch)", op=op,
+                                 rule="per_core_M_vs_M")
+    if n != pc.per_core_N:
+        raise ProgramConfigError(f"N ({n} tiles) must equal per_core_N ({pc.per_core_N})", op=op,
+                                 rule="per_core_N_equals_N")
+    if batch_a > 1 and batch_b > 1 and m % pc.out_subblock_h:
+        raise ProgramConfigError(f"out_subblock_h ({pc.out_subblock_h}) must divide M ({m})", op=op,
+                                 rule="out_subblock_h_divides_M")
+    a_mc, b_mc = a.memory_config(), b.memory_config()
+    sharded_grid = None
+    expected_orientation = ShardOrientation.ROW_MAJOR
+    if a_mc.is_sharded():
+        ss = a_mc.shard_spec
+        if a_mc.memory_layout == TensorMemoryLayout.WIDTH_SHARDED:
+            raise ProgramConfigError("input A must not be WIDTH_SHARDED", op=op, rule="in0_memory_layout")
+        if k != ss.shape[1]:
+            raise ProgramConfigError(f"K ({k}) must equal the input A shard width ({ss.shape[1]})", op=op,
+                                     rule="in0_shard_width_equals_K")
+        if ss.shape[1] != pc.in0_block_w * TILE:
+            raise ProgramConfigError(
+                f"input A shard width ({ss.shape[1]}) must equal in0_block_w*32 ({pc.in0_block_w}*32 = "
+                f"{pc.in0_block_w * TILE})", op=op, rule="in0_shard_width_vs_in0_block_w")
+        if pc.per_core_M * TILE != ss.shape[0]:
+            raise ProgramConfigError(
+                f"per_core_M*32 ({pc.per_core_M}*32 = {pc.per_core_M * TILE}) must equal the input A shard height "
+                f"({ss.shape[0]})", op=op, rule="per_core_M_vs_shard_height")
+        if b_mc.is_sharded():
+            sb = b_mc.shard_spec
+            if (b_mc.buffer_type != a_mc.buffer_type or b_mc.memory_layout != a_mc.memory_layout
+                    or sb.grid != ss.grid or sb.orientation != ss.orientation):
+                raise ProgramConfigError("sharded inputs A and B must share buffer type, memory layout, grid and "
+                                         "orientation", op=op, rule="in0_in1_shard_match")
+        if out_mc.is_sharded() and (out_mc.buffer_type != a_mc.buffer_type
+                                    or out_mc.memory_layout != a_mc.memory_layout):
+            raise ProgramConfigError(
+                f"sharded output ({out_mc.memory_layout}, {out_mc.buffer_type}) must match input A "
+                f"({a_mc.memory_layout}, {a_mc.buffer_type})", op=op, rule="output_matches_input_placement")
+        sharded_grid, expected_orientation = ss.grid, ss.orientation
+    if b_mc.is_sharded():
+        sb = b_mc.shard_spec
+        if pc.per_core_M % m:
+            raise ProgramConfigError(f"per_core_M ({pc.per_core_M}) must be a multiple of M ({m}) when input B is "
+                                     f"sharded", op=op, rule="per_core_M_vs_M")
+        if b_mc.memory_layout == TensorMemoryLayout.WIDTH_SHARDED:
+            raise ProgramConfigError("input B must not be WIDTH_SHARDED", op=op, rule="in1_memory_layout")
+        if sb.shape[1] != b_pad[-1]:
+            raise ProgramConfigError(f"input B shard width ({sb.shape[1]}) must equal its padded width ({b_pad[-1]})",
+                                     op=op, rule="in1_shard_width")
+        if pc.per_core_N * TILE != sb.shape[1]:
+            raise ProgramConfigError(
+                f"per_core_N*32 ({pc.per_core_N * TILE}) must equal the input B shard width ({sb.shape[1]})", op=op,
+                rule="per_core_N_vs_in1_shard_width")
+        if sb.shape[0] % k:
+            raise ProgramConfigError(f"input B shard height ({sb.shape[0]}) must be a multiple of K ({k})", op=op,
+                                     rule="in1_shard_height_vs_K")
+        if sharded_grid is None:
+            sharded_grid, expected_orientation = sb.grid, sb.orientation
+    if sharded_grid is not None:
+        blocks = (batch_a * m // pc.per_core_M) * (n // pc.per_core_N)
+        if blocks % sharded_grid.num_cores():
+            raise ProgramConfigError(
+                f"num_output_blocks ({blocks}) must be evenly divisible by the number of cores in the input shard grid "
+                f"({sharded_grid.num_cores()})", op=op, rule="output_blocks_vs_cores")
+    if out_mc.is_sharded():
+        if out_mc.memory_layout == TensorMemoryLayout.WIDTH_SHARDED:
+            raise ProgramConfigError("output must not be WIDTH_SHARDED", op=op, rule="output_memory_layout")
+        grid = sharded_grid
+        if grid is None:
+            g = pc.compute_with_storage_grid_size
+            nblocks = (batch_a * m // pc.per_core_M) * (n // pc.per_core_N)
+            grid = CoreRangeSet(_cores_to_ranges(nblocks, g.x, g.y))
+        expected = ShardSpec(grid, [pc.per_core_M * TILE, pc.per_core_N * TILE], expected_orientation)
+        out_mc = _resolve_output_shard(op, out_mc, expected, "output")
+    return out_mc
+
+
+def _cores_to_ranges(n: int, gx: int, gy: int):
+    rows, rem = divmod(n, gx)
+    ranges = []
+    if rows:
+        ranges.append(CoreRange(CoreCoord(0, 0), CoreCoord(gx - 1, rows - 1)))
+    if rem:
+        ranges.append(CoreRange(CoreCoord(0, rows), CoreCoord(rem - 1, rows)))
+    return ranges
+
+
+def _matmul_impl(op: str, input_tensor_a, input_tensor_b, bias, transpose_a, transpose_b, memory_config, dtype,
+                 program_config, activation, compute_kernel_config, core_grid, output_tile, optional_output_tensor,
+                 global_cb, sub_device_id, prefetcher_pipes, in0_column_offset=None):
+    a = _device_tensor(input_tensor_a, op, "input_tensor_a")
+    b = _device_tensor(input_tensor_b, op, "input_tensor_b")
+    bias_t = _device_tensor(bias, op, "bias") if bias is not None else None
+    device = _same_device(op, a, b, bias_t)
+    _unsupported_if(output_tile is not None, "output_tile", op)
+    _unsupported_if(optional_output_tensor is not None, "optional_output_tensor", op)
+    _unsupported_if(global_cb is not None, "global_cb", op)
+    _unsupported_if(bool(prefetcher_pipes), "prefetcher_pipes", op)
+    _unsupported_if(in0_column_offset is not None, "in0_column_offset", op)
+    _require_tile(a, op, "input_tensor_a")
+    _require_tile(b, op, "input_tensor_b")
+    if a.dtype not in FLOAT_DTYPES or b.dtype not in FLOAT_DTYPES:
+        raise OpInputError(f"matmul operands must be float types, got {a.dtype} and {b.dtype}", op=op, rule="dtype")
+    av = a._values(op, "input_tensor_a")
+    bv = b._values(op, "input_tensor_b")
+    if transpose_a:
+        av = av.transpose(-1, -2)
+    if transpose_b:
+        bv = bv.transpose(-1, -2)
+    if bv.dim() < 2:
+        raise OpInputError(f"input_tensor_b must have rank >= 2, got {list(b.shape)}", op=op, rule="rank")
+    if av.shape[-1] != bv.shape[-2]:
+        raise OpInputError(
+            f"the width of the first tensor must equal the height of the second: {list(av.shape)} x {list(bv.shape)}",
+            op=op, rule="inner_dim")
+    if transpose_a or transpose_b:
+        _unsupported_if(program_config is not None, "transpose_a/transpose_b with a program config", op)
+    out_mc = memory_config if memory_config is not None else DRAM_MEMORY_CONFIG
+    if not isinstance(out_mc, MemoryConfig):
+        raise TypeError(f"{op}: memory_config must be a ttnn.MemoryConfig")
+    regs = _dest_regs(compute_kernel_config)
+    act = activation
+    if isinstance(program_config, MatmulMultiCoreReuseMultiCastProgramConfig):
+        out_mc = _validate_mcast(op, program_config, a, b, out_mc, device, regs)
+        if program_config.fused_activation is not None:
+            if act is not None:
+                raise OpInputError("both activation= and program_config.fused_activation are set", op=op,
+                                   rule="activation_twice")
+            act = program_config.fused_activation
+    elif isinstance(program_config, MatmulMultiCoreReuseProgramConfig):
+        if bias_t is not None:
+            raise ProgramConfigError("bias is not supported with MatmulMultiCoreReuseProgramConfig", op=op,
+                                     rule="bias_unsupported")
+        out_mc = _validate_reuse(op, program_config, a, b, out_mc, device, regs)
+    elif program_config is None:
+        if out_mc.is_sharded() and out_mc.shard_spec is None:
+            raise UnsupportedError("a sharded output without shard_spec and without program_config", op=op,
+                                   rule="unsupported_argument")
+    else:
+        raise UnsupportedError(f"program config {type(program_config).__name__}", op=op, rule="unsupported_argument")
+    bias_row = None
+    if bias_t is not None:
+        _require_tile(bias_t, op, "bias")
+        bp, bs = bias_t.padded_shape.as_tuple(), bias_t.shape.as_tuple()
+        if math.prod(bp[:-2]) != 1:
+            raise OpInputError(f"bias batch size must be 1, got {list(bs)}", op=op, rule="bias_shape")
+        if bp[-2] != TILE:
+            raise OpInputError(f"bias padded height must be one tile (32), got {bp[-2]} (shape {list(bs)})", op=op,
+                               rule="bias_shape")
+        if bp[-1] != b.padded_shape[-1] or bs[-1] < bv.shape[-1]:
+            raise OpInputError(f"bias width {bs[-1]} (padded {bp[-1]}) must match N = {bv.shape[-1]} "
+                               f"(padded {b.padded_shape[-1]})", op=op, rule="bias_shape")
+        bias_row = bias_t._values(op, "bias").reshape(-1, bs[-1])[0, : bv.shape[-1]]
+    _, act_fn = _activation_fn(act, op)
+    # compute -----------------------------------------------------------------
+    if av.dim() < 2:
+        raise OpInputError(f"input_tensor_a must have rank >= 2, got {list(a.shape)}", op=op, rule="rank")
+    if math.prod(bv.shape[:-2]) == 1:
+        # one weight matrix: a single GEMM over all rows of A (fused batch)
+        batch = tuple(torch.broadcast_shapes(av.shape[:-2], bv.shape[:-2]))
+        a2 = av.reshape(-1, av.shape[-1])
+        b2 = bv.reshape(bv.shape[-2], bv.shape[-1])
+        out = torch.addmm(bias_row, a2, b2) if bias_row is not None else torch.mm(a2, b2)
+        out = out.reshape(batch + (av.shape[-2], bv.shape[-1]))
+    else:
+        out = torch.matmul(av, bv)
+        if bias_row is not None:
+            out = out + bias_row
+    if act_fn is not None:
+        out = act_fn(out)
+    out_dtype = dtype if dtype is not None else a.dtype
+    return new_tensor(out, out_dtype, Layout.TILE, device, out_mc, op)
+
+
+def linear(input_tensor_a, input_tensor_b, *, bias=None, transpose_a: bool = False, transpose_b: bool = False,
+           memory_config: Optional[MemoryConfig] = None, dtype: Optional[DataType] = None, program_config=None,
+           activation=None, compute_kernel_config=None, core_grid=None, output_tile=None,
+           optional_output_tensor=None, global_cb=None, sub_device_id=None, prefetcher_pipes=(),
+           in0_column_offset=None) -> Tensor:
+    """``input_tensor_a @ input_tensor_b + bias``, then ``activation``.
+
+    ``bias`` must be a TILE tensor whose padded shape is ``[1, .., 1, 32, Np]``
+    (Np = padded N of ``input_tensor_b``), e.g. logical ``[1, 1, 1, N]``; only
+    its row 0 is used (the device broadcasts the first row of the bias tile).
+    """
+    return _matmul_impl("ttnn.linear", input_tensor_a, input_tensor_b, bias, transpose_a, transpose_b,
+                        memory_config, dtype, program_config, activation, compute_kernel_config, core_grid,
+                        output_tile, optional_output_tensor, global_cb, sub_device_id, prefetcher_pipes,
+                        in0_column_offset)
+
+
+def matmul(input_tensor_a, input_tensor_b, *, transpose_a: bool = False, transpose_b: bool = False,
+           memory_config: Optional[MemoryConfig] = None, dtype: Optional[DataType] = None, program_config=None,
+           activation=None, compute_kernel_config=None, core_grid=None, output_tile=None,
+           optional_output_tensor=None, global_cb=None, sub_device_id=None, prefetcher_pipes=()) -> Tensor:
+    return _matmul_impl("ttnn.matmul", input_tensor_a, input_tensor_b, None, transpose_a, transpose_b,
+                        memory_config, dtype, program_config, activation, compute_kernel_config, core_grid,
+                        output_tile, optional_output_tensor, global_cb, sub_device_id, prefetcher_pipes)
+
+
+# -----------------------------------------------------------------------------
+# softmax
+
+
+def scale_mask_softmax_in_place(input_tensor: Tensor, scale: Optional[float] = None, mask: Optional[Tensor] = None, *,
+                                program_config=SoftmaxDefaultProgramConfig(), is_causal_mask: bool = False,
+                                compute_kernel_config=None, numeric_stable: bool = False) -> Tensor:
+    """softmax(scale * x + mask) over the last dim, written into ``input_tensor``'s buffer.
+
+    ``mask`` (additive) broadcasts over heads and query rows: ROW_MAJOR
+    ``[B, 1, W/32, 32]`` (the W key positions in rows of 32, as the reference
+    does) or TILE ``[B, 1, 1, W]``; a ``[B, 1, H, W]`` mask is applied per row.
+    """
+    op = "ttnn.scale_mask_softmax_in_place"
+    x = _device_tensor(input_tensor, op, "input_tensor")
+    device = x.device()
+    _require_tile(x, op, "input_tensor")
+    if x.dtype not in (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.FLOAT32):
+        raise OpInputError(f"input must be bfloat16, bfloat8_b or float32, got {x.dtype}", op=op, rule="dtype")
+    shape = x.shape.as_tuple()
+    padded = x.padded_shape.as_tuple()
+    h2, w2 = view_2d(padded)
+    x_mc = x.memory_config()
+    mv = None
+    if mask is not None:
+        m = _device_tensor(mask, op, "mask")
+        _same_device(op, x, m)
+        mshape = m.shape.as_tuple()
+        if m.memory_config().is_sharded():
+            if m.layout != Layout.TILE or mshape != shape:
+                raise OpInputError("a sharded mask must be TILE with the input's shape", op=op, rule="mask_shape")
+        else:
+            if m.layout == Layout.ROW_MAJOR:
+                expected = (mshape[0], 1, padded[-1] // TILE, TILE)
+                if len(mshape) != 4 or mshape != expected:
+                    raise OpInputError(f"a ROW_MAJOR mask must have shape {list(expected)}, got {list(mshape)}",
+                                       op=op, rule="mask_shape")
+            for i in range(1, len(shape) - 2):
+                if i < len(mshape) and mshape[i] != 1:
+                    raise OpInputError(f"mask dim {i} must be 1 (broadcast over heads), got {list(mshape)}", op=op,
+                                       rule="mask_shape")
+        if mshape[0] != shape[0]:
+            raise OpInputError(f"mask batch {mshape[0]} must equal input batch {shape[0]}", op=op, rule="mask_shape")
+        mvals = m._values(op, "mask").reshape(mshape[0], -1)
+        per_batch = mvals.shape[1]
+        rank = len(shape)
+        if per_batch == shape[-1]:
+            mv = mvals.reshape((mshape[0],) + (1,) * (rank - 2) + (shape[-1],))
+        elif per_batch == shape[-1] * shape[-2]:
+            mv = mvals.reshape((mshape[0],) + (1,) * (rank - 3) + (shape[-2], shape[-1]))
+        elif m.layout == Layout.TILE and mshape[-2] == TILE and mshape[-1] == shape[-1]:
+            mv = mvals.reshape(mshape[0], TILE, shape[-1])[:, 0].reshape(
+                (mshape[0],) + (1,) * (rank - 2) + (shape[-1],))
+        else:
+            raise OpInputError(f"mask {list(mshape)} does not broadcast to {list(shape)}", op=op, rule="mask_shape")
+    elif scale is not None:
+        raise OpInputError("scale without mask is not supported (use ttnn.softmax)", op=op, rule="scale_without_mask")
+    if isinstance(program_config, SoftmaxShardedMultiCoreProgramConfig):
+        pc = program_config
+        if not x_mc.is_sharded():
+            raise ProgramConfigError("SoftmaxShardedMultiCoreProgramConfig needs a sharded input", op=op,
+                                     rule="sharded_config_needs_sharded_input")
+        _grid_check(pc.compute_with_storage_grid_size, device, op, "SoftmaxShardedMultiCoreProgramConfig")
+        if pc.subblock_w == 0 or pc.block_w % pc.subblock_w:
+            raise ProgramConfigError(f"block_w ({pc.block_w}) must be divisible by subblock_w ({pc.subblock_w})",
+                                     op=op, rule="block_w_divisible_by_subblock_w")
+        if h2 % TILE or w2 % TILE:
+            raise ProgramConfigError(f"M ({h2}) and K ({w2}) must be tile multiples", op=op, rule="tile_multiple")
+        if pc.block_w * TILE != w2:
+            raise ProgramConfigError(
+                f"block_w*32 ({pc.block_w}*32 = {pc.block_w * TILE}) must equal the row width {w2} (softmax rows are "
+                f"not split)", op=op, rule="block_w_equals_row_width")
+        g = pc.compute_with_storage_grid_size
+        nshards = (h2 * w2) // (pc.block_w * TILE * pc.block_h * TILE) if pc.block_h else 0
+        if pc.block_h == 0 or nshards != g.x * g.y:
+            raise ProgramConfigError(
+                f"number of shards (M*K/(block_h*32*block_w*32) = {h2}*{w2}/({pc.block_h * TILE}*{pc.block_w * TILE}) "
+                f"= {nshards}) must equal the program grid's cores ({g.x}*{g.y} = {g.x * g.y})", op=op,
+                rule="shards_vs_program_grid")
+        ss = x_mc.shard_spec
+        if ss.shape[0] != pc.block_h * TILE or ss.shape[1] != pc.block_w * TILE:
+            raise ProgramConfigError(
+                f"input shard {list(ss.shape)} must be [block_h*32, block_w*32] = [{pc.block_h * TILE}, "
+                f"{pc.block_w * TILE}]", op=op, rule="block_vs_shard_shape")
+    elif isinstance(program_config, SoftmaxDefaultProgramConfig):
+        if x_mc.is_sharded():
+            raise ProgramConfigError("a sharded input needs SoftmaxShardedMultiCoreProgramConfig", op=op,
+                                     rule="sharded_input_needs_sharded_config")
+    else:
+        raise TypeError(f"{op}: program_config must be a Softmax program config, got {type(program_config).__name__}")
+    if is_causal_mask and mv is None:
+        raise OpInputError("is_causal_mask needs a mask", op=op, rule="mask_shape")
+    v = x._values(op, "input_tensor")
+    if mv is not None:
+        if scale is not None:
+            z = torch.add(mv, v, alpha=float(scale))
+        else:
+            z = v + mv
+    else:
+        z = v
+    y = torch.softmax(z, dim=-1)
+    x._set_values(round_to_dtype(y, x.dtype))
+    device._count(op)
+    return x

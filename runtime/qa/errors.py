@@ -1,0 +1,79 @@
+"""The one error type that bad question-answering input raises."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+class QAInputError(ValueError):
+    """Bad user input (file, JSON structure, question/context, counts).
+
+    The message is always one line: which file, which element (as a JSON path such as
+    ``data[3].paragraphs[0].qas[2].question``), what is wrong and how to fix it, so a CLI
+    can print ``str(err)`` and exit 2.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+
+def element_error(source: str | Path, where: str, problem: str, fix: str) -> QAInputError:
+    """Build a ``QAInputError`` reading ``FILE: PATH: problem; fix``."""
+    where = where or "(top level)"
+    return QAInputError(f"{source}: {where}: {problem}; {fix}")
+
+
+def read_json_file(path: str | Path) -> Any:
+    """Read a UTF-8 JSON file, turning every way it can fail into one-line ``QAInputError``s."""
+    p = Path(path)
+    if not p.exists():
+        raise QAInputError(f"{p}: no such file; check the path")
+    if p.is_dir():
+        raise QAInputError(f"{p}: is a directory, not a JSON file; give the path of the .json file")
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise QAInputError(f"{p}: cannot be read ({exc.strerror or exc}); check its permissions") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise QAInputError(
+            f"{p}: is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "re-save the file with UTF-8 encoding"
+        ) from exc
+    if not text.strip():
+        raise QAInputError(f"{p}: is empty; it must hold a JSON document")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise QAInputError(
+            f"{p}: is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            "fix the syntax there"
+        ) from exc
+
+
+def type_name(value: Any) -> str:
+    """JSON-ish name of a Python value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def a_type(value: Any) -> str:
+    """``type_name`` with its article: "an array", "a string", "null"."""
+    n = type_name(value)
+    if n == "null":
+        return n
+    return ("an " if n[0] in "aeiou" else "a ") + n
