@@ -11,6 +11,7 @@ from .app import (
     DEFAULT_INPUTS,
     DEFAULT_MODEL_DIR,
     answer_examples,
+    format_squad_report,
     hf_reference_predict,
     load_demo_inputs,
     run_demo,
@@ -44,5 +45,6 @@ __all__ = [
     "answer_examples",
     "run_demo",
     "run_squad",
+    "format_squad_report",
     "hf_reference_predict",
 ]

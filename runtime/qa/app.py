@@ -300,6 +300,21 @@ def run_squad(
     return result
 
 
+def format_squad_report(result: dict) -> str:
+    """Human-readable lines for a ``run_squad`` result: program vs HF fp32 and the difference."""
+    n = result["samples"]
+    kind = "SQuAD v2 (no-answer handling on)" if result.get("version_2") else "SQuAD v1.1"
+    lines = [f"{kind}: {n} questions, {result.get('windows', n)} windows"]
+    lines.append(f"{'':12}{'program':>10}{'HF fp32':>10}{'diff':>10}")
+    for key, name in (("exact", "exact match"), ("f1", "F1")):
+        ours, ref = result[key], result.get(f"ref_{key}")
+        if ref is None:
+            lines.append(f"{name:12}{ours:10.2f}{'-':>10}{'-':>10}")
+        else:
+            lines.append(f"{name:12}{ours:10.2f}{ref:10.2f}{ours - ref:+10.2f}")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------
 # HF reference
 # ---------------------------------------------------------------------------------------
@@ -317,13 +332,20 @@ def hf_reference_predict(model_dir: str | Path = DEFAULT_MODEL_DIR) -> Callable:
     p = Path(model_dir)
     if not (p / "config.json").is_file():
         raise QAInputError(f"{p}: no config.json here; point --model at a local model directory")
+    from transformers.utils import logging as hf_logging
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    bar_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar in CLI output
     try:
         model = BertForQuestionAnswering.from_pretrained(
             str(p), dtype=torch.float32, local_files_only=True, attn_implementation="eager"
         )
     except (OSError, ValueError) as exc:
         raise QAInputError(f"{p}: cannot load the model ({' '.join(str(exc).split())[:200]})") from exc
+    finally:
+        if bar_was_on:
+            hf_logging.enable_progress_bar()
     model.eval()
 
     def predict(input_ids, token_type_ids, attention_mask):
