@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +22,10 @@ class Checkpoint:
     files: list[Path]
 
     def weight_hash(self) -> str:
+        """sha256 of the weight files, remembered per (path, size, mtime) so unchanged checkpoints hash once."""
         h = hashlib.sha256()
         for f in self.files:
-            with open(f, "rb") as fh:
-                while chunk := fh.read(1 << 24):
-                    h.update(chunk)
+            h.update(_file_hash(f).encode())
         return h.hexdigest()
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -42,6 +42,31 @@ class Checkpoint:
                 raise UserError(f"cannot read weights {f}: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
                                 "re-download or re-save the checkpoint") from None
         return {k: v.float() for k, v in sd.items()}
+
+
+def _file_hash(path: Path) -> str:
+    st = path.stat()
+    memo_dir = Path(os.environ.get("TT_BERT_CACHE") or Path.home() / ".cache" / "tt-bert-compiler") / "file-hashes"
+    memo = memo_dir / hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+    try:
+        value = memo.read_text().strip()
+        if len(value) == 64:
+            return value
+    except OSError:
+        pass
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            h.update(chunk)
+    value = h.hexdigest()
+    try:
+        memo_dir.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(value)
+        os.replace(tmp, memo)
+    except OSError:
+        pass  # a read-only cache only costs the re-hash next time
+    return value
 
 
 def find_checkpoint(model: str | None, expected_config_hash: str | None = None) -> Checkpoint:

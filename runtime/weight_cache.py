@@ -2,13 +2,14 @@
 
 Key: checkpoint weight hash + the program's `prepare_weights` source (which encodes transposes,
 regrouping, dtypes and layouts) + backend + format version. An entry is a directory of one file
-per tensor plus index.json with each file's sha256; it is written to a temporary directory and
+per tensor plus index.json with each file's CRC32 and size; it is written to a temporary directory and
 renamed into place, so readers see a complete entry or none. A damaged entry is detected by its
 checksums, removed and rebuilt.
 """
 from __future__ import annotations
 
 import hashlib
+import zlib
 import inspect
 import json
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def cache_root() -> Path:
@@ -33,12 +34,13 @@ def cache_key(weight_hash: str, program, backend: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
+def _checksum(path: Path) -> str:
+    """CRC32 of the file: detects flipped or lost bytes at GB/s (integrity, not security)."""
+    crc = 0
     with open(path, "rb") as f:
         while chunk := f.read(1 << 24):
-            h.update(chunk)
-    return h.hexdigest()
+            crc = zlib.crc32(chunk, crc)
+    return f"{crc:08x}-{path.stat().st_size}"
 
 
 def _flatten(weights: dict) -> dict[str, object]:
@@ -66,7 +68,7 @@ def _load(entry: Path, ttnn) -> dict | None:
         flat = {}
         for name, meta in index["files"].items():
             path = entry / meta["file"]
-            if _sha(path) != meta["sha256"]:
+            if _checksum(path) != meta["checksum"]:
                 return None
             flat[name] = ttnn.load_tensor(str(path))
         return _unflatten(flat, index["num_layers"])
@@ -82,7 +84,7 @@ def _store(entry: Path, weights: dict, ttnn) -> None:
         for i, (name, tensor) in enumerate(_flatten(weights).items()):
             fname = f"{i:04d}.bin"
             ttnn.dump_tensor(str(tmp / fname), tensor)
-            files[name] = {"file": fname, "sha256": _sha(tmp / fname)}
+            files[name] = {"file": fname, "checksum": _checksum(tmp / fname)}
         (tmp / "index.json").write_text(json.dumps({"format": CACHE_FORMAT, "num_layers": len(weights["layers"]),
                                                     "files": files}))
         if entry.exists():          # another process won the race: its entry is as good as ours

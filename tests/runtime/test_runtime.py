@@ -99,9 +99,12 @@ def test_weight_cache_reuses_and_rebuilds_damaged_entries(tmp_path, monkeypatch,
     messages = []
     third = Session(tmp_path / "b", device="emulator", log=messages.append)
     assert third.weight_stats["source"] == "converted" and any("damaged" in m for m in messages)
-    victim.write_bytes(victim.read_bytes()[:10])  # truncated, after the rebuild rewrote it? no: entry was replaced
-    fourth = Session(tmp_path / "b", device="emulator", log=lambda m: None)
-    assert fourth.weight_stats["source"] in ("cache", "converted")
+    truncated = sorted(entry.glob("*.bin"))[5]      # the rebuilt entry, now truncated
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    messages.clear()
+    fourth = Session(tmp_path / "b", device="emulator", log=messages.append)
+    assert fourth.weight_stats["source"] == "converted" and any("damaged" in m for m in messages)
+    assert Session(tmp_path / "b", device="emulator", log=lambda m: None).weight_stats["source"] == "cache"
 
 
 def run_cli(*args, env=None):
