@@ -25,12 +25,13 @@ def largest_divisor_at_most(n: int, limit: int) -> int:
 
 
 def choose_subblock(per_core_m: int, per_core_n: int, limit: int = MAX_SUBBLOCK_TILES) -> tuple[int, int]:
-    """Widest subblock first (fewest output row passes), then as tall as the register budget allows.
+    """Widest subblock first (fewest output row passes); taller than one tile only when it spans the
+    whole per-core width, as sharded matmul outputs require.
 
     This reproduces every subblock of the reference configs (1x6, 1x8, 2x4, 4x2).
     """
     w = largest_divisor_at_most(per_core_n, limit)
-    h = largest_divisor_at_most(per_core_m, max(1, limit // w))
+    h = largest_divisor_at_most(per_core_m, max(1, limit // w)) if w == per_core_n else 1
     return h, w
 
 

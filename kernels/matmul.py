@@ -21,6 +21,8 @@ def check_common(cfg: dict, k_tiles: int, key: str) -> None:
     require(k_tiles % kb == 0, "K tiles % in0_block_w == 0", f"K={k_tiles} tiles, in0_block_w={kb}", f"{key}.in0_block_w")
     require(h * w <= MAX_SUBBLOCK_TILES, f"out_subblock_h * out_subblock_w <= {MAX_SUBBLOCK_TILES}",
             f"{h} x {w} = {h * w}", f"{key}.out_subblock_w")
+    require(w == n or h == 1, "sharded output: out_subblock_w == per_core_N or out_subblock_h == 1",
+            f"out_subblock {h} x {w}, per_core_N={n}", f"{key}.out_subblock_h")
 
 
 def linear_config(*, m_tiles: int, k_tiles: int, n_tiles: int, grid: tuple[int, int], hidden_cores: int,

@@ -35,7 +35,12 @@ class EmulatorBackend:
         self.emulator.set_device_spec(manifest["device"], arch=manifest["arch"], grid=tuple(spec["grid"]),
                                       l1_bytes=spec["l1_bytes_per_core"], dram_banks=spec["dram_channels"])
         self.emulator.formats.tune_allocator()
-        return self.ttnn.open_device(device_id=0)
+        device = self.ttnn.open_device(device_id=0)
+        grid = device.compute_with_storage_grid_size()
+        if (grid.x, grid.y) != tuple(spec["grid"]):   # ttnn hands back an already-open device: reopen as this chip
+            self.ttnn.close_device(device)
+            device = self.ttnn.open_device(device_id=0)
+        return device
 
     def close(self, device) -> None:
         self.ttnn.close_device(device)

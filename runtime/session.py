@@ -15,15 +15,16 @@ class Session:
     def __init__(self, build_dir, model: str | None = None, device: str = "auto", log=print, state_dict=None):
         self.build = load_build(build_dir)
         m = self.build.manifest
+        # Validate the model against the build before touching any device.
+        checkpoint = None if state_dict is not None else find_checkpoint(model or m["model"]["name"], m["model"]["config_hash"])
         self.backend = pick_backend(device, log)
         self.ttnn = self.backend.ttnn
         self.program = import_program(self.build, self.ttnn)
         t0 = time.perf_counter()
-        if state_dict is not None:          # in-process use (tests, benchmarks): no checkpoint files involved
+        if checkpoint is None:          # in-process use (tests, benchmarks): no checkpoint files involved
             host = self.program.prepare_weights(state_dict)
             self.weight_stats = {"source": "state_dict"}
         else:
-            checkpoint = find_checkpoint(model or m["model"]["name"], m["model"]["config_hash"])
             self.model_dir = checkpoint.source.directory
             host, self.weight_stats = prepared_weights(self.program, checkpoint, self.ttnn, self.backend.name, log)
         self.weight_stats["total_s"] = time.perf_counter() - t0
@@ -51,3 +52,9 @@ class Session:
 
     def close(self) -> None:
         self.backend.close(self.device)
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

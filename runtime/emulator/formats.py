@@ -43,8 +43,11 @@ to the OS after every op (page faults otherwise dominate).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
+import os
+import time
 from typing import Sequence, Tuple
 
 import torch
@@ -85,7 +88,46 @@ def round_to_bfloat16(x: torch.Tensor) -> torch.Tensor:
         return x.to(torch.float32)
     if x.dtype != torch.float32:
         x = x.to(torch.float32)
-    return x.to(torch.bfloat16).to(torch.float32)
+    with _elementwise_threads(x.numel()):
+        return x.to(torch.bfloat16).to(torch.float32)
+
+
+# -----------------------------------------------------------------------------
+# threads for the memory-bound passes
+#
+# Each torch op is a parallel region; when the machine runs more threads than it
+# has cores (other jobs), every region waits for a descheduled worker (~ms each),
+# and the format conversions are many short passes.  They then run on one thread,
+# which is faster in that situation.  TT_EMULATOR_ELEMENTWISE_THREADS=N forces N.
+
+_load_cache = [-1e9, False]
+
+
+def _oversubscribed() -> bool:
+    now = time.monotonic()
+    if now - _load_cache[0] > 2.0:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            load = 0.0
+        _load_cache[0] = now
+        _load_cache[1] = load > (os.cpu_count() or 1) + 0.5
+    return _load_cache[1]
+
+
+@contextlib.contextmanager
+def _elementwise_threads(numel: int):
+    forced = os.environ.get("TT_EMULATOR_ELEMENTWISE_THREADS")
+    want = int(forced) if forced else (1 if _oversubscribed() else 0)
+    have = torch.get_num_threads()
+    if want <= 0 or want == have:
+        yield
+        return
+    torch.set_num_threads(want)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(have)
 
 
 def padded_shape(shape: Sequence[int], multiple: int = TILE) -> Tuple[int, ...]:
@@ -153,6 +195,11 @@ def quantize_block_float(x: torch.Tensor, mantissa_bits: int) -> torch.Tensor:
         x = x.to(torch.float32)  # exact for bf16 / fp16 / ints < 2**24
     if x.numel() == 0:
         return torch.empty(shape, dtype=torch.float32)
+    with _elementwise_threads(x.numel()):
+        return _quantize_any(x, shape, mantissa_bits)
+
+
+def _quantize_any(x: torch.Tensor, shape, mantissa_bits: int) -> torch.Tensor:
     w = shape[-1] if len(shape) else 1
     if w % _GROUP:
         x2 = x.reshape(-1, w)
@@ -179,10 +226,9 @@ def _quantize_groups(xg: torch.Tensor, w: int) -> torch.Tensor:
     s_out = p_fast * 2.0 ** -23  # 2**(E - 150)
     c = 1.5 * 2.0 ** (47 - w)
     lim = (2 ** w - 1) * 2.0 ** (24 - w)
-    out.mul_(s_in)  # |mantissa| >> (E - e), plus the shifted-out bits as a fraction
-    out.floor_()  # the truncating shift (floor of |y| is trunc; trunc_ is slow)
-    out.copysign_(xg)  # -0.0 for negative values that vanish; +c below makes it +0.0
-    out.add_(c)  # rounds to the w-bit grid, ties to even, on both signs
+    torch.mul(xg, s_in, out=out)  # +-(mantissa >> (E - e)), plus the shifted-out bits as a fraction
+    out.sub_(torch.frac(out))  # the truncating shift: trunc(y) = y - frac(y) (torch.trunc is slow)
+    out.add_(c)  # rounds to the w-bit grid, ties to even, on both signs (-0.0 becomes +0.0)
     out.clamp_(c - lim, c + lim)  # saturation at 2**w - 1
     out.sub_(c)
     out.mul_(s_out)  # exact power-of-two scaling back

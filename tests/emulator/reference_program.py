@@ -25,6 +25,7 @@ class Dims:
     layers: int = 1
     vocab: int = 512
     eps: float = 1e-12
+    col_major: bool = False  # Grayskull style: grid (x=batch, y=G), COL_MAJOR shards, transpose_mcast=True
 
     @property
     def head_dim(self) -> int:
@@ -32,34 +33,40 @@ class Dims:
 
 
 def make_configs(ttnn, d: Dims):
-    """Memory and program configs of the reference (Wormhole orientation, grid x = G, y = batch)."""
+    """Memory and program configs of the reference.
+
+    Wormhole orientation: grid x = G, y = batch, ROW_MAJOR; with ``d.col_major`` (Grayskull): grid x = batch,
+    y = G, COL_MAJOR shards and transpose_mcast=True.
+    """
     g, b = d.grid_cols, d.batch
     t = 32
-    grid = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(g - 1, b - 1))})
+    gx, gy = (b, g) if d.col_major else (g, b)
+    orient = ttnn.ShardOrientation.COL_MAJOR if d.col_major else ttnn.ShardOrientation.ROW_MAJOR
+    grid = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(gx - 1, gy - 1))})
     mtiles = d.seq // t  # per core row (one batch)
     c = {}
     c["block_hidden"] = ttnn.MemoryConfig(
         ttnn.TensorMemoryLayout.BLOCK_SHARDED, ttnn.BufferType.L1,
-        ttnn.ShardSpec(grid, [d.seq, d.hidden // g], ttnn.ShardOrientation.ROW_MAJOR))
+        ttnn.ShardSpec(grid, [d.seq, d.hidden // g], orient))
     c["block_qkv"] = ttnn.MemoryConfig(
         ttnn.TensorMemoryLayout.BLOCK_SHARDED, ttnn.BufferType.L1,
-        ttnn.ShardSpec(grid, [d.seq, 3 * d.hidden // g], ttnn.ShardOrientation.ROW_MAJOR))
+        ttnn.ShardSpec(grid, [d.seq, 3 * d.hidden // g], orient))
     c["block_ff1"] = ttnn.MemoryConfig(
         ttnn.TensorMemoryLayout.BLOCK_SHARDED, ttnn.BufferType.L1,
-        ttnn.ShardSpec(grid, [d.seq, d.inter // g], ttnn.ShardOrientation.ROW_MAJOR))
+        ttnn.ShardSpec(grid, [d.seq, d.inter // g], orient))
     c["height"] = ttnn.MemoryConfig(ttnn.TensorMemoryLayout.HEIGHT_SHARDED, ttnn.BufferType.L1)
     hpg = d.heads // g
     c["scores"] = ttnn.MemoryConfig(
         ttnn.TensorMemoryLayout.HEIGHT_SHARDED, ttnn.BufferType.L1,
-        ttnn.ShardSpec(grid, [hpg * d.seq, d.seq], ttnn.ShardOrientation.ROW_MAJOR))
+        ttnn.ShardSpec(grid, [hpg * d.seq, d.seq], orient))
     c["context"] = ttnn.MemoryConfig(
         ttnn.TensorMemoryLayout.HEIGHT_SHARDED, ttnn.BufferType.L1,
-        ttnn.ShardSpec(grid, [hpg * d.seq, d.head_dim], ttnn.ShardOrientation.ROW_MAJOR))
-    gs = ttnn.CoreCoord(g, b)
+        ttnn.ShardSpec(grid, [hpg * d.seq, d.head_dim], orient))
+    gs = ttnn.CoreCoord(gx, gy)
     kt = d.hidden // t
     c["qkv"] = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
         compute_with_storage_grid_size=gs, in0_block_w=kt // g, out_subblock_h=1, out_subblock_w=6,
-        per_core_M=mtiles, per_core_N=3 * kt // g, transpose_mcast=False, fused_activation=None)
+        per_core_M=mtiles, per_core_N=3 * kt // g, transpose_mcast=d.col_major, fused_activation=None)
     c["qk"] = ttnn.MatmulMultiCoreReuseProgramConfig(
         compute_with_storage_grid_size=gs, in0_block_w=d.head_dim // t, out_subblock_h=1, out_subblock_w=6,
         per_core_M=hpg * mtiles, per_core_N=mtiles)
@@ -68,14 +75,14 @@ def make_configs(ttnn, d: Dims):
         per_core_M=hpg * mtiles, per_core_N=d.head_dim // t)
     c["selfout"] = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
         compute_with_storage_grid_size=gs, in0_block_w=kt // g, out_subblock_h=2, out_subblock_w=4,
-        per_core_M=mtiles, per_core_N=kt // g, transpose_mcast=False, fused_activation=None)
+        per_core_M=mtiles, per_core_N=kt // g, transpose_mcast=d.col_major, fused_activation=None)
     c["ff1"] = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
         compute_with_storage_grid_size=gs, in0_block_w=kt // g, out_subblock_h=1, out_subblock_w=8,
-        per_core_M=mtiles, per_core_N=d.inter // t // g, transpose_mcast=False,
+        per_core_M=mtiles, per_core_N=d.inter // t // g, transpose_mcast=d.col_major,
         fused_activation=(ttnn.UnaryOpType.GELU, True))
     c["ff2"] = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
         compute_with_storage_grid_size=gs, in0_block_w=d.inter // t // g, out_subblock_h=2, out_subblock_w=4,
-        per_core_M=mtiles, per_core_N=kt // g, transpose_mcast=False, fused_activation=None)
+        per_core_M=mtiles, per_core_N=kt // g, transpose_mcast=d.col_major, fused_activation=None)
     c["ln"] = ttnn.LayerNormShardedMultiCoreProgramConfig(
         compute_with_storage_grid_size=gs, subblock_w=4, block_h=mtiles, block_w=kt // g, inplace=True)
     c["softmax"] = ttnn.SoftmaxShardedMultiCoreProgramConfig(

@@ -27,16 +27,14 @@ from __future__ import annotations
 import inspect
 import math
 import os
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
 
-from .. import formats
 from ..device import Device, get_device_spec
 from ..errors import (
     DeallocatedTensorError,
-    EmulatorError,
     OpInputError,
     PlacementError,
     ProgramConfigError,

@@ -9,8 +9,7 @@ int64 for the integer dtypes).  Tile padding is metadata only
 from __future__ import annotations
 
 import math
-import weakref
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch

@@ -22,9 +22,9 @@ from typing import Optional, Tuple
 
 import torch
 
-from ..errors import OpInputError, PlacementError, ProgramConfigError, UnsupportedError
+from ..errors import OpInputError, ProgramConfigError, UnsupportedError
 from .operations import _device_tensor, _require_tile, _unsupported_if
-from .tensor import BLOCK_FLOAT_DTYPES, TILE, Tensor, new_tensor, round_to_dtype
+from .tensor import BLOCK_FLOAT_DTYPES, TILE, Tensor, new_tensor
 from .types import (
     BufferType,
     MemoryConfig,
