@@ -334,6 +334,9 @@ def deallocate(tensor: Tensor, force: bool = True) -> None:
         tensor._detached = True
 
 
+_BF16_EXACT = ("BFLOAT16", "BFLOAT8_B", "BFLOAT4_B")
+
+
 def dump_tensor(file_name, tensor: Tensor, *, mode: DumpTensorMode = DumpTensorMode.DISTRIBUTED_GATHER) -> None:
     """Save a tensor (emulator format, torch.save based; not ttnn's .tensorbin flatbuffer)."""
     values = tensor._values("ttnn.dump_tensor")
@@ -351,7 +354,8 @@ def dump_tensor(file_name, tensor: Tensor, *, mode: DumpTensorMode = DumpTensorM
         "shape": list(tensor.shape),
         "dtype": tensor.dtype.name,
         "layout": tensor.layout.name,
-        "values": values.clone(),
+        # bfloat16 / bfloat8_b / bfloat4_b values are all exact in bf16: store half the bytes.
+        "values": values.to(torch.bfloat16) if tensor.dtype.name in _BF16_EXACT else values.clone(),
         "memory_config": None if mc is None else {
             "memory_layout": mc.memory_layout.name, "buffer_type": mc.buffer_type.name, "shard_spec": ss},
     }
@@ -364,7 +368,9 @@ def load_tensor(file_name, *, device: Optional[Device] = None) -> Tensor:
         raise OpInputError(f"{file_name} is not an emulator tensor file", op="ttnn.load_tensor", rule="file_format")
     dtype = DataType[payload["dtype"]]
     layout = Layout[payload["layout"]]
-    host = new_tensor(payload["values"], dtype, layout, None, None, "ttnn.load_tensor", "host tensor",
+    values = payload["values"]
+    host = new_tensor(values.float() if values.dtype == torch.bfloat16 else values, dtype, layout, None, None,
+                      "ttnn.load_tensor", "host tensor",
                       already_rounded=True)
     if device is None:
         return host
