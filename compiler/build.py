@@ -55,10 +55,13 @@ def compile_model(*, batch: int, device: Device, schedule: Schedule | None = Non
     if schedule.device != device.name:
         raise ScheduleError(f"{schedule.path}: schedule is for device '{schedule.device}', not '{device.name}'; "
                             f"pass a schedule written for {device.name}")
-    if batch < device.batch_min or (device.batch_max is not None and batch > device.batch_max):
+    if not device.batch_derived and not device.batch_min <= batch <= device.batch_max:
         raise UserError(f"batch {batch} is outside {device.name}'s range {device.batch_min}-{device.batch_max}; "
                         f"pick --batch in that range")
     src = resolve_model(model)
+    if device.batch_derived:   # no typed batch.max: the range is derived for this schedule and model
+        from .check_schedule import check_batch
+        check_batch(device, schedule, src.bert_config(), batch, architecture=architecture)
     t0 = time.perf_counter()
     graph = trace_bert(src.bert_config(), batch, schedule.seq_len, architecture)
     t1 = time.perf_counter()

@@ -21,6 +21,8 @@ def _build(args) -> int:
         raise UserError(f"--batch {args.batch} is not a usable batch size; pass a positive batch within the device's range")
     t0 = time.perf_counter()
     device, schedule = resolve_target(args.arch, args.device, args.schedule, args.batch, args.eth_dispatch)
+    if args.search and not device.rates:
+        raise UserError(f"--search needs the cost model's rates: {device.path} has no 'rates' section")
     result = compile_model(batch=args.batch, device=device, schedule=schedule, model=args.model)
     out = Path(args.output or f"build/{device.name}-b{args.batch}")
     write_build(result, out)
@@ -28,7 +30,24 @@ def _build(args) -> int:
     print(f"built {p.model_name} for {device.name} batch {p.batch}: grid {p.grid[0]}x{p.grid[1]} {p.orientation}, "
           f"{len(p.ops)} ops, peak L1 {p.peak_l1_bytes_per_core} B/core of {device.l1_bytes_per_core} "
           f"-> {out}/program.py ({time.perf_counter() - t0:.1f} s)")
+    m = result.manifest
+    if m.get("predicted_samples_per_s") is not None:
+        print(f"predicted {m['prediction']['device_kernel_ms']:.2f} ms of device kernels per batch -> "
+              f"{m['predicted_samples_per_s']:.1f} sentences/s (cost model; python -m compiler explain {out})")
+    else:
+        print(f"no prediction: {device.path} has no 'rates' section for the cost model")
+    if args.search:
+        from .search import search_target
+
+        print(search_target(device=device, schedule=p.schedule, batch=args.batch, model=args.model,
+                            architecture=p.architecture).render())
     return 0
+
+
+def _explain(args) -> int:
+    from .explain import run_explain
+
+    return run_explain(args.build_dir, top=args.top, per_op=args.per_op)
 
 
 def _schedules(args) -> int:
@@ -42,8 +61,14 @@ def _schedules(args) -> int:
         if sched_path.is_file():
             load_schedule(sched_path)
         print(f"{dev.name:22} {dev.arch:12} {dev.grid_x}x{dev.grid_y:<4} {dev.l1_bytes_per_core:>9} "
-              f"{dev.batch_min}-{dev.batch_max:<5} {sched}")
+              f"{f'{dev.batch_min}-{dev.batch_max}' if dev.batch_max else 'derived':7} {sched}")
     return 0
+
+
+def _check_schedule(args) -> int:
+    from .check_schedule import run_check
+
+    return run_check(args.file, batch=args.batch, model=args.model, schedule=args.schedule, device=args.device)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -57,9 +82,23 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--schedule", help="schedule YAML (default: schedules/bert/<device>.yaml)")
     b.add_argument("--eth-dispatch", action="store_true", help="Wormhole with ethernet dispatch (8x8 grid)")
     b.add_argument("-o", "--output", help="output directory (default build/<device>-b<batch>)")
+    b.add_argument("--search", action="store_true", help="also try legal alternatives to the schedule and print the "
+                   "best predicted beside the reference (the build keeps the schedule's configs)")
     b.set_defaults(func=_build)
+    e = sub.add_parser("explain", help="where a build's predicted device time goes, op by op")
+    e.add_argument("build_dir", metavar="BUILD_DIR", help="directory written by build (holds manifest.json)")
+    e.add_argument("--top", type=int, default=25, help="lines in the ranking (0: all; default 25)")
+    e.add_argument("--per-op", action="store_true", help="one line per op instead of one per op role and layer range")
+    e.set_defaults(func=_explain)
     s = sub.add_parser("schedules", help="list devices and schedules")
     s.set_defaults(func=_schedules)
+    c = sub.add_parser("check-schedule", help="validate a device or schedule file: keys, grid, per-batch legality and L1")
+    c.add_argument("file", metavar="FILE", help="device or schedule YAML file, or a device name")
+    c.add_argument("--batch", type=int, help="check this batch only (default: every batch in range)")
+    c.add_argument("--model", help="model whose shapes to check (default: the bert-large config)")
+    c.add_argument("--schedule", help="schedule for a device FILE (default: next to it, then schedules/bert/)")
+    c.add_argument("--device", help="device for a schedule FILE (default: next to it, then schedules/devices/)")
+    c.set_defaults(func=_check_schedule)
     return p
 
 
@@ -67,7 +106,7 @@ def main(argv=None) -> int:
     try:
         args = parser().parse_args(argv)
         if not getattr(args, "command", None):
-            raise UserError("missing command; use one of: build, schedules (see python -m compiler --help)")
+            raise UserError("missing command; use one of: build, schedules, check-schedule, explain (see python -m compiler --help)")
         if args.command == "build" and args.arch and args.device:
             raise UserError("pass either --arch or --device, not both")
         return args.func(args)

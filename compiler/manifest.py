@@ -18,7 +18,7 @@ def manifest(program: Program, program_sha256: str) -> dict:
             "weights": [{"key": program.weight_params[w].key, "shape": list(program.weight_params[w].shape),
                          "dtype": program.weight_params[w].dtype} for w in op.weights],
         })
-    return {
+    result = {
         "format": 1,
         "compiler_version": COMPILER_VERSION,
         "model": {"name": program.model_name, "config_hash": program.config_hash, "architecture": program.architecture,
@@ -39,3 +39,17 @@ def manifest(program: Program, program_sha256: str) -> dict:
         "ops": ops,
         "peak_l1_bytes_per_core": program.peak_l1_bytes_per_core,
     }
+    add_prediction(result, dev)
+    return result
+
+
+def add_prediction(result: dict, device) -> None:
+    """Per-op `predicted_us` and the top-level `predicted_samples_per_s` from compiler/cost_model.py
+    (device-kernel time, as the published figures count it); null where the device file has no `rates`."""
+    from .cost_model import predict
+
+    pred = predict(result, device) if device.rates else None
+    for entry, cost in zip(result["ops"], pred.ops if pred else [None] * len(result["ops"])):
+        entry["predicted_us"] = round(cost.us, 2) if cost else None
+    result["predicted_samples_per_s"] = round(pred.samples_per_s, 1) if pred else None
+    result["prediction"] = pred.summary() if pred else None

@@ -34,6 +34,9 @@ _ALL_KEYS = set(OVERRIDE_FIELDS) | set(OP_ROLES) | {
     "shard_orientation", "dtypes", "activations", "weights", "layernorm_params", "embedding_tables",
     "embeddings_output", "attention_mask", "qa_output", "placement", "embeddings", "hidden", "attention",
     "qa_head", "math_fidelity", "overrides"}
+# Device hardware rates read by the cost model (compiler/cost_model.py); optional in a device file.
+RATE_KEYS = ("matmul_tile_cycles", "noc_bytes_per_cycle", "op_dispatch_us")
+_ALL_KEYS |= {"rates", *RATE_KEYS, *MATH_FIDELITIES}
 
 
 def _load_yaml(path: Path, what: str) -> dict:
@@ -133,13 +136,20 @@ class Device:
     ttnn_api: str
     clock_ghz: float
     batch_min: int
-    batch_max: int | None
+    batch_max: int | None       # None: derived from the schedule (largest legal batch that fits L1)
     path: Path
     sha256: str
+    # Hardware rates for the cost model: {"matmul_tile_cycles": {fidelity: cycles}, "noc_bytes_per_cycle": int,
+    # "op_dispatch_us": float}; None when the device file has no `rates` (then nothing is predicted).
+    rates: dict | None = None
 
     @property
     def cores(self) -> int:
         return self.grid_x * self.grid_y
+
+    @property
+    def batch_derived(self) -> bool:
+        return self.batch_max is None
 
 
 @dataclass(frozen=True)
@@ -161,9 +171,25 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _read_rates(r: "_Reader") -> dict | None:
+    if r.get("rates", dict, None) is None:
+        return None
+    rates = r.sub("rates")
+    tiles = rates.sub("matmul_tile_cycles")
+    out = {"matmul_tile_cycles": {f: tiles.positive(f) for f in MATH_FIDELITIES},
+           "noc_bytes_per_cycle": rates.positive("noc_bytes_per_cycle"),
+           "op_dispatch_us": float(rates.get("op_dispatch_us", float))}
+    if out["op_dispatch_us"] < 0:
+        raise ScheduleError(f"{r.path}: 'rates.op_dispatch_us' must not be negative, got {out['op_dispatch_us']}")
+    tiles.finish()
+    rates.finish()
+    return out
+
+
 def load_device(path: Path) -> Device:
     r = _Reader(path, _load_yaml(path, "device"))
-    grid, dram, batch = r.sub("compute_grid"), r.sub("dram"), r.sub("batch")
+    grid, dram = r.sub("compute_grid"), r.sub("dram")
+    batch = r.sub("batch", None)   # optional: without batch.max the range is derived (compiler/check_schedule.py)
     tile = r.get("tile", list, [32, 32])
     if tile != [32, 32]:
         raise ScheduleError(f"{path}: 'tile' must be [32, 32] (TT-NN tiles are 32x32), got {tile}")
@@ -176,7 +202,7 @@ def load_device(path: Path) -> Device:
         dispatch=r.get("dispatch", str, choices=("tensix", "ethernet")), select_env=r.get("select_env", dict, {}) or {},
         ttnn_api=str(r.get("ttnn_api", str)), clock_ghz=float(r.get("clock_ghz", float)),
         batch_min=batch.positive("min", 1), batch_max=batch.positive("max", None),
-        path=path, sha256=_sha(path))
+        path=path, sha256=_sha(path), rates=_read_rates(r))
     for sub in (grid, dram, batch):
         sub.finish()
     r.finish()
@@ -189,6 +215,10 @@ def load_device(path: Path) -> Device:
 
 _DTYPE_KEYS = ("activations", "weights", "layernorm_params", "embedding_tables", "embeddings_output", "attention_mask", "qa_output")
 _PLACEMENT_KEYS = ("weights", "embeddings", "hidden", "attention", "attention_mask", "qa_head")
+# What lowering implements for each placement key (compiler/lower.py): anything else is refused on load.
+_INTERLEAVED = ("DRAM", "L1_INTERLEAVED")
+_PLACEMENT_CHOICES = {"weights": _INTERLEAVED, "embeddings": _INTERLEAVED, "hidden": ("BLOCK_SHARDED",),
+                      "attention": ("HEIGHT_SHARDED",), "attention_mask": _INTERLEAVED, "qa_head": _INTERLEAVED}
 
 
 def load_schedule(path: Path) -> Schedule:
@@ -218,7 +248,7 @@ def load_schedule(path: Path) -> Schedule:
         hidden_axis=grid.get("hidden_axis", str, choices=("x", "y")), hidden_cores=hidden_cores,
         shard_orientation=grid.get("shard_orientation", str, choices=ORIENTATIONS),
         dtypes={k: dt.get(k, str, choices=DTYPES) for k in _DTYPE_KEYS},
-        placement={k: pl.get(k, str, choices=PLACEMENTS) for k in _PLACEMENT_KEYS},
+        placement={k: pl.get(k, str, choices=_PLACEMENT_CHOICES[k]) for k in _PLACEMENT_KEYS},
         math_fidelity=r.get("math_fidelity", str, choices=MATH_FIDELITIES),
         overrides=overrides, path=path, sha256=_sha(path))
     for sub in (grid, dt, pl):
@@ -250,8 +280,52 @@ def find_schedule(name_or_path: str) -> Schedule:
     return load_schedule(_find(name_or_path, BERT_DIR, "schedule"))
 
 
+def _unique(paths: list[Path]) -> list[Path]:
+    seen, out = set(), []
+    for p in paths:
+        key = os.path.normpath(os.path.abspath(p))
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def schedule_candidates(device: Device) -> list[Path]:
+    """Where the default schedule of a device is looked for, first match wins: next to the device file
+    (`<name>.schedule.yaml` in its folder, or `../bert/<name>.yaml` as in this repository), then schedules/bert/."""
+    here = Path(device.path).parent
+    return _unique([here / f"{device.name}.schedule.yaml", here / f"{Path(device.path).stem}.schedule.yaml",
+                    here.parent / "bert" / f"{device.name}.yaml", BERT_DIR / f"{device.name}.yaml"])
+
+
+def device_candidates(schedule: Schedule) -> list[Path]:
+    """Where the device a schedule names is looked for: next to the schedule file (`<device>.yaml` in its folder,
+    or `../devices/<device>.yaml` as in this repository), then schedules/devices/."""
+    here = Path(schedule.path).parent if schedule.path else DEVICE_DIR
+    return _unique([here / f"{schedule.device}.yaml", here.parent / "devices" / f"{schedule.device}.yaml",
+                    DEVICE_DIR / f"{schedule.device}.yaml"])
+
+
+def _display(p: Path) -> str:
+    try:
+        return str(Path(os.path.abspath(p)).relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
 def default_schedule_for(device: Device) -> Schedule:
-    path = BERT_DIR / f"{device.name}.yaml"
-    if not path.is_file():
-        raise ScheduleError(f"no BERT schedule for device '{device.name}' in {BERT_DIR}; pass --schedule FILE")
-    return load_schedule(path)
+    candidates = schedule_candidates(device)
+    for path in candidates:
+        if path.is_file() and os.path.abspath(path) != os.path.abspath(device.path):
+            return load_schedule(path)
+    raise ScheduleError(f"no BERT schedule for device '{device.name}' (looked for {', '.join(map(_display, candidates))}); "
+                        f"pass --schedule FILE or write one (docs/new-schedule.md)")
+
+
+def device_for_schedule(schedule: Schedule) -> Device:
+    candidates = device_candidates(schedule)
+    for path in candidates:
+        if path.is_file() and os.path.abspath(path) != os.path.abspath(schedule.path or ""):
+            return load_device(path)
+    raise ScheduleError(f"{schedule.path}: no device file for device '{schedule.device}' "
+                        f"(looked for {', '.join(map(_display, candidates))}); pass --device FILE")

@@ -1,0 +1,324 @@
+"""Check a device or schedule file without building, and derive a device's batch range.
+
+A device description may leave its batch range out: the range is then derived, for the schedule and
+model at hand, as the batches whose schedule is legal and fits L1 (the largest such batch is the
+maximum). Deriving means lowering the model for each candidate batch. Per-op program configs and
+per-core L1 do not depend on the number of encoder layers (every layer is the same, weights stay in
+DRAM), so a copy of the model config with 2 layers is traced: about 1 s per batch for bert-large.
+With weights in L1 the full depth is traced, since then every layer's weights take L1.
+
+`python -m compiler check-schedule FILE [--batch N]` prints what the loader validated, one row per
+batch (grid, legality, peak L1 per core and the op at the peak, or the rule an op breaks), the
+derived range, and the per-op configs and L1 of one encoder layer. Problems end in one `error:` line.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import LegalityError, ScheduleError, UserError
+from .schedule import (BERT_DIR, DEVICE_DIR, Device, Schedule, _display, _load_yaml, default_schedule_for,
+                       device_for_schedule, find_device, load_device, load_schedule)
+
+PROBE_LAYERS = 2
+ARCHITECTURE = "BertForQuestionAnswering"
+
+
+@dataclass
+class Probe:
+    """The outcome of lowering the (probe) model at one batch."""
+    batch: int
+    program: object | None = None          # compiler.program.Program when legal
+    error: LegalityError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def peak_op(self):
+        if not self.program:
+            return None
+        return max(self.program.ops, key=lambda op: op.live_l1_bytes_per_core)
+
+
+@dataclass
+class BatchRange:
+    min: int | None               # None: no batch is legal
+    max: int | None
+    bound: int                    # the grid's batch axis: no batch above it can be legal
+    derived: bool                 # False: typed in the device file
+    probes: dict[int, Probe]
+
+    def __str__(self) -> str:
+        return "none" if self.min is None else f"{self.min}-{self.max}"
+
+
+def batch_axis(schedule: Schedule) -> str:
+    return "y" if schedule.hidden_axis == "x" else "x"
+
+
+def batch_bound(device: Device, schedule: Schedule) -> int:
+    """One sequence per core along the grid axis that does not carry the hidden size."""
+    return device.grid_y if schedule.hidden_axis == "x" else device.grid_x
+
+
+def probe_config(config, schedule: Schedule):
+    """The model config to lower for probing: 2 layers when weights are off L1, else the full depth."""
+    if schedule.placement["weights"] != "DRAM" or config.num_hidden_layers <= PROBE_LAYERS:
+        return config
+    probe = config.__class__.from_dict(config.to_dict())
+    probe.num_hidden_layers = PROBE_LAYERS
+    probe._attn_implementation = "eager"
+    return probe
+
+
+@functools.lru_cache(maxsize=64)
+def _passed_graph(config_json: str, batch: int, seq_len: int, architecture: str):
+    from transformers import BertConfig
+
+    from .passes.pipeline import check_lowered, run_passes
+    from .trace import trace_bert
+
+    config = BertConfig.from_dict(json.loads(config_json))
+    config._attn_implementation = "eager"
+    graph = run_passes(trace_bert(config, batch, seq_len, architecture))
+    check_lowered(graph)
+    return graph
+
+
+def probe(device: Device, schedule: Schedule, config, batch: int, *, architecture: str = ARCHITECTURE,
+          model_name: str = "probe", config_hash: str = "probe") -> Probe:
+    """Lower the model (probe depth) at `batch`; legality and L1 failures are returned, not raised."""
+    from .lower import lower
+
+    cfg = probe_config(config, schedule)
+    graph = _passed_graph(cfg.to_json_string(use_diff=False), batch, schedule.seq_len, architecture).copy()
+    unbounded = dataclasses.replace(device, batch_min=1, batch_max=None)
+    try:
+        program = lower(graph, unbounded, schedule, batch, model_name=model_name, config_hash=config_hash)
+    except LegalityError as e:
+        return Probe(batch, error=e)
+    return Probe(batch, program=program)
+
+
+def derive_batch_range(device: Device, schedule: Schedule, config, *, full: bool = False,
+                       architecture: str = ARCHITECTURE) -> BatchRange:
+    """The device's batch range for this schedule and model.
+
+    Typed (`batch: {min, max}` in the device file): that range, probed batch by batch when `full`.
+    Derived (no `batch.max`): from `batch.min` (default 1) up to the grid's batch axis, the smallest and the
+    largest batch whose schedule is legal and fits L1. `full` probes every candidate (for the table);
+    otherwise only from the top down to the largest legal batch and from the bottom up to the smallest.
+    """
+    bound = batch_bound(device, schedule)
+    probes: dict[int, Probe] = {}
+
+    def at(batch: int) -> Probe:
+        if batch not in probes:
+            probes[batch] = probe(device, schedule, config, batch, architecture=architecture)
+        return probes[batch]
+
+    if not device.batch_derived:
+        if full:
+            for b in range(device.batch_min, device.batch_max + 1):
+                at(b)
+        return BatchRange(device.batch_min, device.batch_max, bound, False, probes)
+    candidates = list(range(device.batch_min, bound + 1))
+    if not candidates:
+        raise ScheduleError(f"{_display(device.path)}: batch.min {device.batch_min} is above the {bound} cores of grid axis "
+                            f"{batch_axis(schedule)} that carries the batch in {_display(schedule.path)}")
+    if full:
+        for b in candidates:
+            at(b)
+    hi = next((b for b in reversed(candidates) if at(b).ok), None)
+    lo = next((b for b in candidates if b <= hi and at(b).ok), None) if hi is not None else None
+    return BatchRange(lo, hi, bound, True, probes)
+
+
+def check_batch(device: Device, schedule: Schedule, config, batch: int, *, architecture: str = ARCHITECTURE) -> BatchRange:
+    """For `build --device` with a derived range: raise unless `batch` lies in the derived range."""
+    rng = derive_batch_range(device, schedule, config, architecture=architecture)
+    if rng.min is None:
+        reason = rng.probes[max(rng.probes)].error if rng.probes else f"the grid's batch axis has {rng.bound} cores"
+        raise ScheduleError(f"no batch is legal for {device.name} with {_display(schedule.path)}: {reason}")
+    if not rng.min <= batch <= rng.max:
+        raise UserError(f"batch {batch} is outside {device.name}'s derived range {rng} (largest batch whose schedule "
+                        f"is legal and fits L1; see: python -m compiler check-schedule {_display(device.path)}); "
+                        f"pick --batch in that range")
+    return rng
+
+
+# ---- the check-schedule command ------------------------------------------------------------------
+
+def _kind_of(path: Path) -> str:
+    data = _load_yaml(path, "device or schedule")
+    if "model" in data or "activation_grid" in data or "seq_len" in data:
+        return "schedule"
+    return "device"
+
+
+def resolve_pair(file: str, *, schedule: str | None = None, device: str | None = None) -> tuple[Device, Schedule | None, str]:
+    """FILE (device or schedule file, or a device name) -> (device, schedule or None, which FILE was)."""
+    p = Path(file)
+    if p.suffix not in (".yaml", ".yml") and "/" not in file and not p.exists():
+        if (DEVICE_DIR / f"{file}.yaml").is_file():
+            p = DEVICE_DIR / f"{file}.yaml"
+        elif (BERT_DIR / f"{file}.yaml").is_file():
+            p = BERT_DIR / f"{file}.yaml"
+        else:
+            find_device(file)     # raises the did-you-mean error for an unknown name
+    kind = _kind_of(p)
+    if kind == "schedule":
+        if schedule:
+            raise UserError("--schedule is for a device FILE; FILE is already a schedule (use --device to name its device)")
+        sched = load_schedule(p)
+        dev = find_device(device) if device else device_for_schedule(sched)
+        return dev, sched, kind
+    if device:
+        raise UserError("--device is for a schedule FILE; FILE is already a device (use --schedule to name a schedule)")
+    dev = load_device(p)
+    if schedule:
+        from .schedule import find_schedule
+        return dev, find_schedule(schedule), kind
+    try:
+        return dev, default_schedule_for(dev), kind
+    except ScheduleError:
+        return dev, None, kind
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:.0f} KiB"
+
+
+def _config_summary(op) -> str:
+    cfg = op.program_config
+    if cfg is None:
+        return "-"
+    f = cfg.fields
+    short = cfg.ttnn_class.replace("ProgramConfig", "").replace("MultiCore", "")
+    parts = [short]
+    if "per_core_M" in f:
+        parts.append(f"M{f['per_core_M']}xN{f['per_core_N']} in0_w {f['in0_block_w']} "
+                     f"sub {f['out_subblock_h']}x{f['out_subblock_w']}")
+    if "block_h" in f:
+        parts.append(f"block {f['block_h']}x{f['block_w']} sub_w {f['subblock_w']}")
+    if f.get("fused_activation"):
+        parts.append(f"+{f['fused_activation']}")
+    return " ".join(parts)
+
+
+def _placement_summary(op) -> str:
+    p = op.placement
+    if not p.sharded:
+        return f"{p.buffer} {p.tensor_layout.lower().replace('_', '-')}"
+    rows, cols = p.shard_shape
+    return f"{p.layout.replace('_SHARDED', '').lower()} {rows}x{cols}"
+
+
+def _header(dev: Device, sched: Schedule, src, cfg, probe_layers: int) -> list[str]:
+    from .lower import derive_grid
+
+    along = dev.grid_x if sched.hidden_axis == "x" else dev.grid_y
+    try:
+        cores = f"{sched.hidden_cores} -> {derive_grid(dev, sched, cfg.hidden_size, cfg.num_attention_heads, 1)[1]}"
+    except LegalityError:
+        cores = str(sched.hidden_cores)
+    lines = [
+        f"device   {dev.name}: {dev.arch}, compute grid {dev.grid_x}x{dev.grid_y}, L1 {dev.l1_bytes_per_core} B/core, "
+        f"DRAM {dev.dram_channels} x {dev.dram_bytes_per_channel >> 20} MiB, {dev.dispatch} dispatch  ({_display(dev.path)})",
+        f"schedule {_display(sched.path)}: hidden on grid {sched.hidden_axis} ({cores} of {along} cores), batch on grid "
+        f"{batch_axis(sched)} (<= {batch_bound(dev, sched)}), {sched.shard_orientation}, seq_len {sched.seq_len}, "
+        f"activations {sched.dtypes['activations']}, weights {sched.dtypes['weights']} in {sched.placement['weights']}, "
+        f"{sched.math_fidelity}",
+        f"model    {src.name}: hidden {cfg.hidden_size}, {cfg.num_attention_heads} heads, {cfg.num_hidden_layers} layers "
+        f"(lowered with {probe_layers}; per-op configs and L1 do not depend on depth)",
+    ]
+    want = "ROW_MAJOR" if sched.hidden_axis == "x" else "COL_MAJOR"
+    if sched.shard_orientation != want:
+        lines.append(f"note     hidden on grid {sched.hidden_axis} with {sched.shard_orientation} shards: only batch == "
+                     f"hidden cores can be legal; hidden on {sched.hidden_axis} wants {want}")
+    return lines
+
+
+def _batch_table(dev: Device, probes: list[Probe]) -> list[str]:
+    rows = [f"{'batch':>5}  {'grid':7} {'cores':>5}  {'legal':5}  {'peak L1/core':>12}  {'use':>4}  op at peak | rule broken"]
+    for pr in probes:
+        if pr.ok:
+            p, op = pr.program, pr.peak_op
+            grid = f"{p.grid[0]}x{p.grid[1]}"
+            rows.append(f"{pr.batch:>5}  {grid:7} {p.grid[0] * p.grid[1]:>5}  {'ok':5}  "
+                        f"{p.peak_l1_bytes_per_core:>12}  {100 * p.peak_l1_bytes_per_core // dev.l1_bytes_per_core:>3}%  {op.name}")
+        else:
+            e = pr.error
+            rows.append(f"{pr.batch:>5}  {'-':7} {'-':>5}  {'NO':5}  {'-':>12}  {'-':>4}  "
+                        f"{e.op}: {e.rule} ({e.detail}); key '{e.key}'")
+    return rows
+
+
+def _op_table(dev: Device, program) -> list[str]:
+    ops = [op for op in program.ops if op.layer in (None, 0)]
+    w = max(len(op.name) for op in ops)
+    funcs = {op.name: op.call.func.replace("ttnn.transformer.", "").replace("ttnn.", "") for op in ops}
+    fw = max(len(f) for f in funcs.values())
+    cw = max(len(_config_summary(op)) for op in ops)
+    rows = [f"{'op':{w}}  {'ttnn op':{fw}}  {'program config':{cw}}  {'dtype':9} {'placement':16} {'out/core':>9} {'live/core':>9}"]
+    for op in ops:
+        rows.append(f"{op.name:{w}}  {funcs[op.name]:{fw}}  {_config_summary(op):{cw}}  {op.dtype:9} {_placement_summary(op):16} "
+                    f"{op.l1_bytes_per_core:>9} {op.live_l1_bytes_per_core:>9}")
+    return rows
+
+
+def run_check(file: str, *, batch: int | None = None, model: str | None = None, schedule: str | None = None,
+              device: str | None = None, out=print) -> int:
+    from .model_source import resolve_model
+
+    dev, sched, kind = resolve_pair(file, schedule=schedule, device=device)
+    if sched is None:
+        out(f"device   {dev.name}: {dev.arch}, compute grid {dev.grid_x}x{dev.grid_y}, L1 {dev.l1_bytes_per_core} B/core, "
+            f"DRAM {dev.dram_channels} x {dev.dram_bytes_per_channel >> 20} MiB, {dev.dispatch} dispatch  ({_display(dev.path)})")
+        raise ScheduleError(f"{_display(dev.path)} is a valid device file but has no schedule to check against "
+                            f"(looked next to it and in schedules/bert/); pass --schedule FILE")
+    if sched.device != dev.name:
+        raise ScheduleError(f"{_display(sched.path)}: schedule is for device '{sched.device}', not '{dev.name}'")
+    src = resolve_model(model)
+    cfg = src.bert_config()
+    for line in _header(dev, sched, src, cfg, probe_config(cfg, sched).num_hidden_layers):
+        out(line)
+    if batch is not None and batch < 1:
+        raise UserError(f"--batch {batch} is not a usable batch size; pass a positive batch")
+    rng = derive_batch_range(dev, sched, cfg, full=batch is None)
+    if batch is not None and batch not in rng.probes:
+        rng.probes[batch] = probe(dev, sched, cfg, batch)
+    shown = [rng.probes[b] for b in sorted(rng.probes) if batch is None or b == batch]
+    out("")
+    for line in _batch_table(dev, shown):
+        out(line)
+    out("")
+    how = ("derived: the largest batch whose schedule is legal and fits L1" if rng.derived
+           else "typed in the device file")
+    out(f"batch range {rng} ({how}; the grid's batch axis {batch_axis(sched)} allows at most {rng.bound})")
+    focus = rng.probes.get(batch if batch is not None else (rng.max or -1))
+    if focus is not None and focus.ok:
+        out("")
+        out(f"per-op configs and L1 per core at batch {focus.batch}, grid {focus.program.grid[0]}x{focus.program.grid[1]} "
+            f"(layer 0 of {cfg.num_hidden_layers}; every layer is the same):")
+        for line in _op_table(dev, focus.program):
+            out(line)
+    # Errors last, after the table that explains them.
+    if rng.min is None:
+        first = shown[0].error if shown and not shown[0].ok else rng.probes[min(rng.probes)].error
+        raise ScheduleError(f"no batch is legal for {dev.name} with this schedule: {first}")
+    if not rng.derived:
+        bad = [pr for pr in shown if not pr.ok and rng.min <= pr.batch <= rng.max]
+        if bad:
+            raise ScheduleError(f"batch {bad[0].batch} is in {dev.name}'s typed range {rng} but illegal: {bad[0].error}")
+    if batch is not None:
+        if not rng.min <= batch <= rng.max:
+            raise UserError(f"batch {batch} is outside {dev.name}'s {'derived' if rng.derived else 'typed'} range {rng}")
+        if not rng.probes[batch].ok:
+            raise ScheduleError(f"batch {batch} is illegal: {rng.probes[batch].error}")
+    return 0
