@@ -17,7 +17,7 @@ from .manifest import manifest
 from .model_source import resolve_model
 from .passes.pipeline import check_lowered, run_passes
 from .program import Program
-from .schedule import Device, Schedule, default_schedule_for, find_device, find_schedule
+from .schedule import Device, Schedule, check_seq_len, default_schedule_for, find_device, find_schedule
 from .trace import trace_bert
 
 ETH_DISPATCH_YAML = "wormhole_b0_80_arch_eth_dispatch.yaml"
@@ -59,6 +59,7 @@ def compile_model(*, batch: int, device: Device, schedule: Schedule | None = Non
         raise UserError(f"batch {batch} is outside {device.name}'s range {device.batch_min}-{device.batch_max}; "
                         f"pick --batch in that range")
     src = resolve_model(model)
+    check_seq_len(schedule, src.bert_config())
     if device.batch_derived:   # no typed batch.max: the range is derived for this schedule and model
         from .check_schedule import check_batch
         check_batch(device, schedule, src.bert_config(), batch, architecture=architecture)
@@ -91,13 +92,25 @@ def write_build(result: BuildResult, out_dir: Path) -> None:
         (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=1) + "\n", encoding="utf-8")
         if out_dir.exists() and not out_dir.is_dir():
             raise UserError(f"-o {out_dir} is a file; pass a directory")
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
-            os.replace(out_dir, old / "build")
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
+        # Another build may write the same directory at once: move whatever is there aside and retry until our
+        # complete directory is the one in place (the last writer wins; each attempt leaves a complete build).
+        for _ in range(100):
+            if out_dir.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
+                try:
+                    os.replace(out_dir, old / "build")
+                except FileNotFoundError:
+                    pass            # the other writer moved it first
+                finally:
+                    shutil.rmtree(old, ignore_errors=True)
+            try:
+                os.replace(tmp, out_dir)
+                break
+            except OSError as e:    # the other writer put its build in place between our two renames
+                if not out_dir.is_dir():
+                    raise UserError(f"cannot write build to {out_dir}: {e.strerror}; pick another -o directory") from None
         else:
-            os.replace(tmp, out_dir)
+            raise UserError(f"cannot write build to {out_dir}: other builds keep replacing it; build one at a time")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -94,7 +94,9 @@ def probe(device: Device, schedule: Schedule, config, batch: int, *, architectur
           model_name: str = "probe", config_hash: str = "probe") -> Probe:
     """Lower the model (probe depth) at `batch`; legality and L1 failures are returned, not raised."""
     from .lower import lower
+    from .schedule import check_seq_len
 
+    check_seq_len(schedule, config)
     cfg = probe_config(config, schedule)
     graph = _passed_graph(cfg.to_json_string(use_diff=False), batch, schedule.seq_len, architecture).copy()
     unbounded = dataclasses.replace(device, batch_min=1, batch_max=None)
@@ -144,7 +146,7 @@ def check_batch(device: Device, schedule: Schedule, config, batch: int, *, archi
     rng = derive_batch_range(device, schedule, config, architecture=architecture)
     if rng.min is None:
         reason = rng.probes[max(rng.probes)].error if rng.probes else f"the grid's batch axis has {rng.bound} cores"
-        raise ScheduleError(f"no batch is legal for {device.name} with {_display(schedule.path)}: {reason}")
+        raise ScheduleError(f"{_display(schedule.path)}: no batch is legal for {device.name} with this schedule: {reason}")
     if not rng.min <= batch <= rng.max:
         raise UserError(f"batch {batch} is outside {device.name}'s derived range {rng} (largest batch whose schedule "
                         f"is legal and fits L1; see: python -m compiler check-schedule {_display(device.path)}); "
@@ -311,14 +313,16 @@ def run_check(file: str, *, batch: int | None = None, model: str | None = None, 
     # Errors last, after the table that explains them.
     if rng.min is None:
         first = shown[0].error if shown and not shown[0].ok else rng.probes[min(rng.probes)].error
-        raise ScheduleError(f"no batch is legal for {dev.name} with this schedule: {first}")
+        raise ScheduleError(f"{_display(sched.path)}: no batch is legal for {dev.name} with this schedule: {first}")
     if not rng.derived:
         bad = [pr for pr in shown if not pr.ok and rng.min <= pr.batch <= rng.max]
         if bad:
-            raise ScheduleError(f"batch {bad[0].batch} is in {dev.name}'s typed range {rng} but illegal: {bad[0].error}")
+            raise ScheduleError(f"{_display(sched.path)}: batch {bad[0].batch} is in {dev.name}'s typed range {rng} "
+                                f"but illegal: {bad[0].error}")
     if batch is not None:
         if not rng.min <= batch <= rng.max:
-            raise UserError(f"batch {batch} is outside {dev.name}'s {'derived' if rng.derived else 'typed'} range {rng}")
+            raise UserError(f"{_display(dev.path)}: batch {batch} is outside {dev.name}'s "
+                            f"{'derived' if rng.derived else 'typed'} range {rng}; pick --batch in that range")
         if not rng.probes[batch].ok:
-            raise ScheduleError(f"batch {batch} is illegal: {rng.probes[batch].error}")
+            raise ScheduleError(f"{_display(sched.path)}: batch {batch} is illegal: {rng.probes[batch].error}")
     return 0

@@ -34,7 +34,19 @@ class ModelSource:
         if self.config_dict.get("model_type") != "bert":
             raise UserError(f"model '{self.name}' has model_type '{self.config_dict.get('model_type')}', "
                             "not 'bert'; this compiler only handles BERT checkpoints")
-        cfg = BertConfig(**{k: v for k, v in self.config_dict.items() if k not in ("architectures", "transformers_version")})
+        try:
+            cfg = BertConfig(**{k: v for k, v in self.config_dict.items() if k not in ("architectures", "transformers_version")})
+        except Exception as e:  # a hand-edited config.json with values BertConfig refuses
+            raise UserError(f"model '{self.name}': config.json is not a usable BertConfig "
+                            f"({e.__class__.__name__}: {' '.join(str(e).split())[:200]}); fix or re-save config.json") from None
+        for key in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
+                    "max_position_embeddings", "type_vocab_size"):
+            value = getattr(cfg, key, None)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise UserError(f"model '{self.name}': config.json '{key}' is {value!r}; it must be a positive integer")
+        if cfg.hidden_size % cfg.num_attention_heads:
+            raise UserError(f"model '{self.name}': config.json 'hidden_size' {cfg.hidden_size} is not a multiple of "
+                            f"'num_attention_heads' {cfg.num_attention_heads}; fix config.json")
         cfg._attn_implementation = "eager"  # explicit matmul/softmax ops to fuse, instead of an opaque sdpa call
         return cfg
 

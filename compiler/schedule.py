@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,9 @@ def _load_yaml(path: Path, what: str) -> dict:
         seen = set()
         for key_node, _ in node.value:
             key = loader.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool, type(None))):
+                raise ScheduleError(f"{path}: line {key_node.start_mark.line + 1}: a key must be a plain name, "
+                                    f"got {type(key).__name__}; write 'name: value'")
             if key in seen:
                 raise ScheduleError(f"{path}: line {key_node.start_mark.line + 1}: duplicate key '{key}'; keep only one")
             seen.add(key)
@@ -61,10 +65,18 @@ def _load_yaml(path: Path, what: str) -> dict:
         raise ScheduleError(f"cannot read {what} file {path}: {e}; it must be a UTF-8 YAML file") from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.reader.ReaderError as e:   # a control character: no mark, only a character offset
+        line = text.count("\n", 0, max(e.position, 0)) + 1
+        char = f"#x{e.character:04x}" if isinstance(e.character, int) else repr(e.character)
+        raise ScheduleError(f"{path}: invalid YAML at line {line}: character {char} is not allowed "
+                            f"in a YAML file; remove it") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
-        raise ScheduleError(f"{path}: invalid YAML at {where}: {getattr(e, 'problem', e)}") from None
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise ScheduleError(f"{path}: invalid YAML at {where}: {problem}") from None
+    except RecursionError:
+        raise ScheduleError(f"{path}: YAML nested too deeply; a {what} file is a flat mapping of a few levels") from None
     if not isinstance(data, dict):
         raise ScheduleError(f"{path}: a {what} file must be a YAML mapping of keys, got {type(data).__name__}")
     return data
@@ -92,8 +104,12 @@ class _Reader:
         value = self.data[key]
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise ScheduleError(f"{self.path}: '{self._name(key)}' must be an integer, got {value!r}")
+        if kind is int and abs(value) >= 1 << 62:
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' is {value}, too large for any device; give a real value")
         if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a number, got {value!r}")
+        if kind is float and not (abs(value) < 1e300 if isinstance(value, int) else math.isfinite(value)):
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a finite number, got {value!r}")
         if kind in (str, dict, list) and not isinstance(value, kind):
             raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a {kind.__name__}, got {value!r}")
         if choices is not None and value not in choices:
@@ -257,6 +273,14 @@ def load_schedule(path: Path) -> Schedule:
     if sched.seq_len % 32:
         raise ScheduleError(f"{path}: 'seq_len' {sched.seq_len} is not a multiple of 32 (tile height); use e.g. 384")
     return sched
+
+
+def check_seq_len(schedule: Schedule, config) -> None:
+    """The schedule's sequence length must fit the model's position table."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if isinstance(limit, int) and schedule.seq_len > limit:
+        raise ScheduleError(f"{schedule.path}: 'seq_len' {schedule.seq_len} is longer than the model's "
+                            f"max_position_embeddings {limit}; use a seq_len <= {limit} (a multiple of 32)")
 
 
 def _find(name_or_path: str, folder: Path, what: str) -> Path:

@@ -25,8 +25,12 @@ def build_meta_model(config, architecture: str = "BertForQuestionAnswering"):
     cls = getattr(transformers, architecture, None)
     if architecture not in OUTPUT_NAMES or cls is None:
         raise TraceError(f"architecture '{architecture}' is not supported; use one of {sorted(OUTPUT_NAMES)}")
-    with torch.device("meta"):
-        model = cls(config)
+    try:
+        with torch.device("meta"):
+            model = cls(config)
+    except Exception as e:  # a config.json value the model refuses (unknown hidden_act, ...): the user's to fix
+        raise TraceError(f"cannot build {architecture} from this config ({e.__class__.__name__}: "
+                         f"{' '.join(str(e).split())[:200]}); fix the model's config.json") from None
     return model.eval()
 
 

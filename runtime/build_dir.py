@@ -45,6 +45,7 @@ def load_build(path: str | Path) -> Build:
         raise UserError(f"{mf} is unreadable ({e.__class__.__name__}); rebuild with python -m compiler build") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT or "program" not in manifest:
         raise UserError(f"{mf} is not a manifest of this compiler version; rebuild with python -m compiler build")
+    _check_fields(mf, manifest)
     program = path / manifest["program"]
     try:
         digest = hashlib.sha256(program.read_bytes()).hexdigest()
@@ -53,6 +54,40 @@ def load_build(path: str | Path) -> Build:
     if digest != manifest.get("program_sha256"):
         raise UserError(f"{program} does not match its manifest (edited or corrupted); rebuild with python -m compiler build")
     return Build(path, manifest)
+
+
+def _is_int(v, lo=1) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _is_grid(v) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(_is_int(x) for x in v)
+
+
+# The manifest fields the runtime reads, with their checks (program_sha256 only covers program.py).
+_FIELDS = {
+    "program": lambda v: isinstance(v, str) and v and "/" not in v and "\\" not in v and v not in (".", ".."),
+    "program_sha256": lambda v: isinstance(v, str) and len(v) == 64,
+    "batch": _is_int, "seq_len": _is_int, "device": lambda v: isinstance(v, str), "grid": _is_grid,
+    "required_env": lambda v: v is None or isinstance(v, dict) and all(isinstance(x, str) for x in [*v, *v.values()]),
+    "model.name": lambda v: isinstance(v, str) and v, "model.config_hash": lambda v: isinstance(v, str),
+    "model.vocab_size": _is_int, "device_spec.l1_bytes_per_core": _is_int, "device_spec.dram_channels": _is_int,
+    "device_spec.grid": _is_grid,
+}
+
+
+def _check_fields(mf: Path, manifest: dict) -> None:
+    for key, ok in _FIELDS.items():
+        value, parts = manifest, key.split(".")
+        for part in parts:
+            if not isinstance(value, dict) or part not in value:
+                if key == "required_env":
+                    value = None
+                    break
+                raise UserError(f"{mf}: missing key '{key}'; rebuild with python -m compiler build")
+            value = value[part]
+        if not ok(value):
+            raise UserError(f"{mf}: key '{key}' has an invalid value {str(value)[:80]!r}; rebuild with python -m compiler build")
 
 
 def import_program(build: Build, ttnn_module: ModuleType) -> ModuleType:

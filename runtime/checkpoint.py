@@ -41,7 +41,32 @@ class Checkpoint:
             except Exception as e:  # any decoder error means the file is damaged, not a bug of ours
                 raise UserError(f"cannot read weights {f}: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
                                 "re-download or re-save the checkpoint") from None
+        check_tensors(sd, self.source, self.files[0].parent)
         return {k: v.float() for k, v in sd.items()}
+
+
+def expected_tensors(source: ModelSource) -> dict[str, tuple[int, ...]]:
+    """Parameter names and shapes of BertForQuestionAnswering for the checkpoint's config (built on the meta device)."""
+    from transformers import BertForQuestionAnswering
+
+    with torch.device("meta"):
+        model = BertForQuestionAnswering(source.bert_config())
+    return {name: tuple(p.shape) for name, p in model.named_parameters()}
+
+
+def check_tensors(sd: dict, source: ModelSource, where: Path) -> None:
+    """Refuse a state dict that lacks a tensor the program reads or holds one of the wrong shape."""
+    expected = expected_tensors(source)
+    missing = [k for k in expected if k not in sd]
+    if missing:
+        raise UserError(f"checkpoint {where} lacks tensor '{missing[0]}'" + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+                        + f" that a BertForQuestionAnswering with its config.json has; point --model at a complete "
+                        "BERT question-answering checkpoint")
+    for k, shape in expected.items():
+        got = tuple(sd[k].shape) if hasattr(sd[k], "shape") else None
+        if got != shape:
+            raise UserError(f"checkpoint {where}: tensor '{k}' has shape {list(got) if got is not None else got} but its "
+                            f"config.json implies {list(shape)}; the weights do not match the config, re-save the checkpoint")
 
 
 def _file_hash(path: Path) -> str:
@@ -69,11 +94,20 @@ def _file_hash(path: Path) -> str:
     return value
 
 
-def find_checkpoint(model: str | None, expected_config_hash: str | None = None) -> Checkpoint:
+# manifest "model" field -> config.json field, to name what differs when the config hashes do not match
+_MANIFEST_FIELDS = {"hidden_size": "hidden_size", "num_heads": "num_attention_heads", "num_layers": "num_hidden_layers",
+                    "intermediate_size": "intermediate_size", "vocab_size": "vocab_size"}
+
+
+def find_checkpoint(model: str | None, expected_config_hash: str | None = None, expected: dict | None = None) -> Checkpoint:
     src = resolve_model(model)
+    src.bert_config()     # refuses non-BERT architectures by name before comparing hashes
     if expected_config_hash and src.config_hash != expected_config_hash:
+        diffs = [f"{cfg_key} {src.config_dict.get(cfg_key)} vs {expected[key]}" for key, cfg_key in _MANIFEST_FIELDS.items()
+                 if expected and key in expected and src.config_dict.get(cfg_key) != expected[key]]
+        what = f" ({', '.join(diffs)} in the build)" if diffs else ""
         raise UserError(f"model '{src.name}' has config hash {src.config_hash} but the build was compiled for "
-                        f"{expected_config_hash}; rebuild with --model {src.name} or pass the model the build was made for")
+                        f"{expected_config_hash}{what}; rebuild with --model {src.name} or pass the model the build was made for")
     if src.directory is None:
         raise UserError(f"no local weights for '{src.name}' (only its config ships with the project); "
                         f"point --model at a local copy, e.g. --model /path/to/bert-large-finetuned-squad2")

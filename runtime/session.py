@@ -16,7 +16,8 @@ class Session:
         self.build = load_build(build_dir)
         m = self.build.manifest
         # Validate the model against the build before touching any device.
-        checkpoint = None if state_dict is not None else find_checkpoint(model or m["model"]["name"], m["model"]["config_hash"])
+        checkpoint = None if state_dict is not None else find_checkpoint(model or m["model"]["name"], m["model"]["config_hash"],
+                                                                        m["model"])
         self.backend = pick_backend(device, log)
         self.ttnn = self.backend.ttnn
         self.program = import_program(self.build, self.ttnn)

@@ -45,13 +45,27 @@ def read_json_file(path: str | Path) -> Any:
         ) from exc
     if not text.strip():
         raise QAInputError(f"{p}: is empty; it must hold a JSON document")
+    def no_duplicates(pairs):
+        obj = {}
+        for key, value in pairs:
+            if key in obj:
+                raise QAInputError(f"{p}: duplicate key {json.dumps(key)} in one object; keep only one")
+            obj[key] = value
+        return obj
+
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=no_duplicates)
     except json.JSONDecodeError as exc:
         raise QAInputError(
             f"{p}: is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
             "fix the syntax there"
         ) from exc
+    except QAInputError:
+        raise
+    except RecursionError:
+        raise QAInputError(f"{p}: JSON nested too deeply; give a flat list of inputs or a SQuAD document") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise QAInputError(f"{p}: is not usable JSON ({' '.join(str(exc).split())[:200]}); fix the value") from None
 
 
 def type_name(value: Any) -> str:
