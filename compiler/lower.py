@@ -80,6 +80,7 @@ class _Lowering:
         self.dtype: dict[str, str] = {}
         self.alias: dict[str, str] = {}          # value -> converted value that replaces it downstream
         self.inputs: list[dict] = []
+        self.extra_shapes: dict[str, tuple] = {}  # shapes of values lowering adds (conversions, device mask)
 
     # ---- helpers ----------------------------------------------------------------------------
     def arg(self, v: str) -> str:
@@ -114,15 +115,16 @@ class _Lowering:
         return param
 
     def emit(self, n: str | None, *, kind: str, role: str, inputs, outputs, shapes, dtype, placement, call,
-             config=None, inplace=False, weights=(), name=None, layer=None, module="") -> ScheduledOp:
+             config=None, inplace=False, weights=(), name=None, layer=None, module="", placements=None) -> ScheduledOp:
         d = self.g[n] if n else {}
         op = ScheduledOp(name=name or n, kind=kind, role=role, layer=layer_of(d.get("module", "")) if n else layer,
                          module=d.get("module", module), inputs=list(inputs), outputs=list(outputs),
                          shapes=[tuple(s) for s in shapes], dtype=dtype, placement=placement,
                          program_config=config, call=call, inplace=inplace, weights=list(weights),
-                         math_fidelity=self.schedule.math_fidelity if config and "Matmul" in config.ttnn_class else None)
-        for o in outputs:
-            self.place[o], self.dtype[o] = placement, dtype
+                         math_fidelity=self.schedule.math_fidelity if config and "Matmul" in config.ttnn_class else None,
+                         output_placements=list(placements or [placement] * len(outputs)))
+        for o, p in zip(outputs, op.output_placements):
+            self.place[o], self.dtype[o] = p, dtype
         self.ops.append(op)
         return op
 
@@ -133,7 +135,7 @@ class _Lowering:
             raise LegalityError(op_name, v.rule, v.detail, v.key) from None
 
     # ---- layout conversions -----------------------------------------------------------------
-    def ensure_block_sharded(self, v: str, consumer: str) -> str:
+    def ensure_block_sharded(self, v: str) -> str:
         v = self.arg(v)
         if self.place[v].layout == "BLOCK_SHARDED":
             return v
@@ -146,7 +148,7 @@ class _Lowering:
         self.emit(None, kind="to_sharded", role="to_sharded", inputs=[v], outputs=[new], shapes=[shape], dtype=dtype,
                   placement=placement, call=call, name=f"{v}_to_sharded", module=self.g[v]["module"] if v in self.g else "")
         self.alias[v] = new
-        self.g_shape_cache[new] = shape
+        self.extra_shapes[new] = shape
         return new
 
     def ensure_interleaved(self, v: str) -> str:
@@ -161,11 +163,11 @@ class _Lowering:
                   shapes=[self.shape(v)], dtype=self.dtype[v], placement=placement, call=call,
                   name="encoder_to_interleaved", module="bert.encoder")
         self.alias[v] = new
-        self.g_shape_cache[new] = self.shape(v)
+        self.extra_shapes[new] = self.shape(v)
         return new
 
     def shape(self, v: str):
-        return self.g_shape_cache.get(v) or self.g[v]["shape"]
+        return self.extra_shapes.get(v) or self.g[v]["shape"]
 
     # ---- op families ------------------------------------------------------------------------
     def input(self, n: str) -> None:
@@ -181,7 +183,7 @@ class _Lowering:
         placement = L1_ROW_MAJOR if self.schedule.placement["attention_mask"] == "L1_INTERLEAVED" else DRAM_ROW_MAJOR
         dtype = self.dt["attention_mask"]
         self.place[n], self.dtype[n] = placement, dtype
-        self.g_shape_cache[n] = (b, 1, s // TILE, TILE)
+        self.extra_shapes[n] = (b, 1, s // TILE, TILE)
         self.inputs.append({"name": n, "shape": [b, 1, s // TILE, TILE], "dtype": dtype, "layout": "ROW_MAJOR",
                             "placement": placement, "fill": self.g.attrs(n)["fill"], "source": self.g.args(n)[0]})
 
@@ -246,7 +248,7 @@ class _Lowering:
             self.emit(n, kind="linear", role=role, inputs=[x], outputs=[n], shapes=[self.g[n]["shape"]], dtype=dtype,
                       placement=placement, call=call, weights=[w, b])
             return
-        x = self.ensure_block_sharded(x, n)
+        x = self.ensure_block_sharded(x)
         if role == "qkv":
             for p in (w, b):
                 self.g.attrs(p)["groups"] = self.cores
@@ -278,11 +280,9 @@ class _Lowering:
         call = Call("ttnn.transformer.split_query_key_value_and_split_heads", [ref(qkv)],
                     {"num_heads": str(self.heads), "transpose_key": "True", "memory_config": "HEIGHT_SHARDED_MEMCFG"},
                     [ref(o) for o in outs])
-        op = self.emit(n, kind="split_heads", role="split_heads", inputs=[qkv], outputs=outs,
-                       shapes=[self.g[o]["shape"] for o in outs], dtype=dtype, placement=placements[0], call=call)
-        for o, p in zip(outs, placements):
-            self.place[o] = p
-        op.extra_placements = placements
+        self.emit(n, kind="split_heads", role="split_heads", inputs=[qkv], outputs=outs,
+                  shapes=[self.g[o]["shape"] for o in outs], dtype=dtype, placement=placements[0], call=call,
+                  placements=placements)
 
     def matmul(self, n: str) -> None:
         role = self.g.attrs(n)["role"]
@@ -321,7 +321,6 @@ class _Lowering:
 
     # ---- driver -----------------------------------------------------------------------------
     def run(self) -> None:
-        self.g_shape_cache: dict[str, tuple] = {}
         handlers = {"embedding": self.embedding, "add": self.add, "layer_norm": self.layer_norm, "linear": self.linear,
                     "split_heads": self.split_heads, "matmul": self.matmul, "scale_mask_softmax": self.scale_mask_softmax,
                     "concat_heads": self.concat_heads, "attention_mask": self.attention_mask}
@@ -340,8 +339,7 @@ class _Lowering:
                 raise ScheduleError(f"op {n} of kind '{kind}' has no TT-NN lowering")
 
 
-def plan_buffers(program_ops: list[ScheduledOp], device: Device, inputs: list[dict], weights: list[WeightSpec],
-                 shapes: dict[str, tuple]) -> int:
+def plan_buffers(program_ops: list[ScheduledOp], device: Device, inputs: list[dict], weights: list[WeightSpec]) -> int:
     """Decide where each buffer is freed and measure live L1 per core at every op; returns the peak.
 
     In-place ops alias their output to their first input's buffer. Values made outside the encoder
@@ -355,9 +353,8 @@ def plan_buffers(program_ops: list[ScheduledOp], device: Device, inputs: list[di
         buffer_of[inp["name"]] = inp["name"]
         size[inp["name"]] = l1_bytes_per_core(tuple(inp["shape"]), inp["dtype"], inp["placement"], banks)
     for op in program_ops:
-        placements = getattr(op, "extra_placements", [op.placement] * len(op.outputs))
         op.l1_bytes_per_core = 0
-        for out, shp, p in zip(op.outputs, op.shapes, placements):
+        for out, shp, p in zip(op.outputs, op.shapes, op.output_placements):
             if op.inplace:
                 buffer_of[out] = buffer_of[op.inputs[0]]
                 continue
@@ -419,9 +416,8 @@ def lower(graph: Graph, device: Device, schedule: Schedule, batch: int, *, model
         raise ScheduleError(f"graph traced at seq_len {graph.meta['seq_len']} but schedule says {schedule.seq_len}")
     lw = _Lowering(graph, device, schedule, batch)
     lw.run()
-    shapes = {**{n: graph[n]["shape"] for n in graph.nodes()}, **lw.g_shape_cache}
     weights = list(lw.weights.values())
-    peak = plan_buffers(lw.ops, device, lw.inputs, weights, shapes)
+    peak = plan_buffers(lw.ops, device, lw.inputs, weights)
     m = graph.meta
     return Program(model_name=model_name, config_hash=config_hash, architecture=m["architecture"], device=device,
                    schedule=schedule, batch=batch, seq_len=m["seq_len"], hidden_size=m["hidden_size"],

@@ -39,6 +39,7 @@ class ScheduledOp:
     live_l1_bytes_per_core: int = 0     # all live L1 buffers while this op runs
     math_fidelity: str | None = None
     weights: list[str] = field(default_factory=list)
+    output_placements: list[Placement] = field(default_factory=list)   # one per output (split_heads has three)
 
 
 @dataclass

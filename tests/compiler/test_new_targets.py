@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import BertConfig, BertForQuestionAnswering
 
 from compiler import cli
 from compiler.build import compile_model, resolve_target, write_build
@@ -24,21 +23,6 @@ EXAMPLES = ["wormhole_n150", "blackhole_p150"]
 def pcc(a, b):
     a, b = torch.as_tensor(a).flatten().double(), torch.as_tensor(b).flatten().double()
     return torch.corrcoef(torch.stack([a, b]))[0, 1].item()
-
-
-@pytest.fixture(scope="module")
-def small_model(tmp_path_factory):
-    """A random BERT (hidden 256, 8 heads, 2 layers) saved as a local checkpoint."""
-    torch.manual_seed(0)
-    cfg = BertConfig(hidden_size=256, num_hidden_layers=2, num_attention_heads=8, intermediate_size=1024, vocab_size=1000)
-    model = BertForQuestionAnswering(cfg).eval()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "LayerNorm" in name:
-                p.add_(torch.randn_like(p) * 0.1)
-    d = tmp_path_factory.mktemp("small_bert")
-    model.save_pretrained(d)
-    return d, model
 
 
 def run_main(main, argv, capsys):

@@ -1,6 +1,5 @@
 """Emitted programs on the host emulator against HF fp32: PCC targets, measured L1 == compiler's,
 the weight cache, and the runtime's error contract."""
-import json
 import os
 import subprocess
 import sys
@@ -9,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import BertConfig, BertForQuestionAnswering
 
 from compiler.build import compile_model, write_build
 from compiler.schedule import find_device, load_schedule
@@ -21,21 +19,6 @@ SEEDS = [("grayskull_e150", 3), ("wormhole_n300", 3), ("wormhole_n300_eth", 8)]
 def pcc(a, b):
     a, b = a.flatten().double(), b.flatten().double()
     return torch.corrcoef(torch.stack([a, b]))[0, 1].item()
-
-
-@pytest.fixture(scope="module")
-def small_model(tmp_path_factory):
-    """A random BERT (hidden 256, 8 heads of 32, 2 layers) saved as a local checkpoint."""
-    torch.manual_seed(0)
-    cfg = BertConfig(hidden_size=256, num_hidden_layers=2, num_attention_heads=8, intermediate_size=1024, vocab_size=1000)
-    model = BertForQuestionAnswering(cfg).eval()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "LayerNorm" in name:
-                p.add_(torch.randn_like(p) * 0.1)
-    d = tmp_path_factory.mktemp("small_bert")
-    model.save_pretrained(d)
-    return d, model
 
 
 def _schedule(tmp_path, device, replace=None):
