@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
+from pathlib import Path
+
+import xxhash
 
 from compiler.errors import UserError
 
@@ -45,6 +49,22 @@ class EmulatorBackend:
     def close(self, device) -> None:
         self.ttnn.close_device(device)
 
+    # prepared-weight cache: one checksummed pack file, loaded with one read (runtime/emulator/host_pack.py)
+    def write_host_tensors(self, directory: Path, tensors: dict) -> None:
+        self.emulator.host_pack.save(directory / "tensors.pack", tensors)
+
+    def read_host_tensors(self, directory: Path) -> dict:
+        return self.emulator.host_pack.load(directory / "tensors.pack")
+
+
+def _file_checksum(path: Path) -> str:
+    """xxh3_64 and size of a file (integrity, not security)."""
+    h = xxhash.xxh3_64()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            h.update(chunk)
+    return f"{h.hexdigest()}-{path.stat().st_size}"
+
 
 class TTNNBackend:
     name = "ttnn"
@@ -67,6 +87,24 @@ class TTNNBackend:
 
     def close(self, device) -> None:
         self.ttnn.close_device(device)
+
+    # prepared-weight cache: ttnn's own tensor files, one per tensor, with a checksum list beside them
+    def write_host_tensors(self, directory: Path, tensors: dict) -> None:
+        files = {}
+        for i, (name, tensor) in enumerate(tensors.items()):
+            path = directory / f"{i:04d}.tensorbin"
+            self.ttnn.dump_tensor(str(path), tensor)
+            files[name] = {"file": path.name, "checksum": _file_checksum(path)}
+        (directory / "tensors.json").write_text(json.dumps(files))
+
+    def read_host_tensors(self, directory: Path) -> dict:
+        out = {}
+        for name, meta in json.loads((directory / "tensors.json").read_text()).items():
+            path = directory / meta["file"]
+            if _file_checksum(path) != meta["checksum"]:
+                raise ValueError(f"{path}: checksum mismatch")
+            out[name] = self.ttnn.load_tensor(str(path))
+        return out
 
 
 def pick_backend(choice: str, log=print):

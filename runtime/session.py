@@ -27,7 +27,7 @@ class Session:
             self.weight_stats = {"source": "state_dict"}
         else:
             self.model_dir = checkpoint.source.directory
-            host, self.weight_stats = prepared_weights(self.program, checkpoint, self.ttnn, self.backend.name, log)
+            host, self.weight_stats = prepared_weights(self.program, checkpoint, self.backend, log)
         self.weight_stats["total_s"] = time.perf_counter() - t0
         self.device = self.backend.open(m)
         self.weights = self.program.weights_to_device(host, self.device)

@@ -10,6 +10,7 @@ Public API:
   ``import ttnn`` uses it;
 * ``ttnn``: the emulated package itself (``runtime.emulator.ttnn``);
 * ``formats``: bit-exact bfloat16 / bfloat8_b / bfloat4_b host conversions;
+* ``host_pack``: many host tensors in one checksummed file (the weight cache's format);
 * errors: ``EmulatorError`` and its subclasses (runtime/emulator/errors.py);
 * ``api_surface.emulator_api_surface()``: {qualified name: [keyword names]}.
 """
@@ -31,6 +32,7 @@ from .errors import (  # noqa: F401
     UnsupportedError,
 )
 from . import ttnn  # noqa: F401,E402
+from . import host_pack  # noqa: F401,E402
 
 _SUBMODULES = ("transformer", "device")
 _saved = None

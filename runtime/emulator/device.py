@@ -259,8 +259,10 @@ class Device:
 class Buffer:
     """Storage shared by the tensors that alias it (views, in-place results).
 
-    ``data`` holds float32 values already rounded to the dtype (int64 for
-    integer dtypes), shaped like the tensor that created the buffer.  A device
+    ``data`` holds values already rounded to the dtype, shaped like the
+    tensor that created the buffer: float32 (op outputs), bfloat16 (host data
+    of bfloat16 / bfloat8_b / bfloat4_b tensors, which bfloat16 holds exactly:
+    half the memory for weights) or int64 (integer dtypes).  A device
     buffer owns an L1 (or DRAM) charge that is released by ``free`` or when
     the last tensor referring to it is garbage collected, as in ttnn.
     """

@@ -32,8 +32,9 @@ bfloat8_b / bfloat4_b (``quantize_bfloat8_b`` / ``quantize_bfloat4_b``)
     ``fp32 and bf16 inputs quantize differently``: converting fp32 to bf16
     first would round twice).
 
-Speed: the fast path works on float values with power-of-two scaling only
-(every step is exact), ~8 memory passes; groups whose shared exponent is tiny
+Speed: one compiled pass per tensor (``block_float_kernel``, numba) when
+numba is present, else ~8 torch passes.  The fast path works on float values
+with power-of-two scaling only (every step is exact); groups whose shared exponent is tiny
 (1..23) or huge (>= 238, incl. inf/nan) go through an exact integer
 implementation of the packer (``_quantize_groups_exact``), which is also the
 reference the fast path is tested against.  Call ``tune_allocator()`` once in a
@@ -52,6 +53,8 @@ from typing import Sequence, Tuple
 
 import torch
 
+from . import block_float_kernel
+
 __all__ = [
     "TILE",
     "FACE",
@@ -64,6 +67,7 @@ __all__ = [
     "tile_padded_shape",
     "crop_to_shape",
     "tune_allocator",
+    "use_compiled_kernel",
 ]
 
 TILE = 32
@@ -80,6 +84,7 @@ _FAST_E_MIN = 24  # below: 2**(150-E) overflows / subnormal inputs could survive
 _FAST_E_MAX = 237  # above: (y +- C) * 2**(E-150) overflows
 _P_MIN = 2.0 ** (_FAST_E_MIN - 127)
 _P_MAX = 2.0 ** (_FAST_E_MAX - 127)
+_USE_KERNEL = block_float_kernel.AVAILABLE
 
 
 def round_to_bfloat16(x: torch.Tensor) -> torch.Tensor:
@@ -199,6 +204,13 @@ def quantize_block_float(x: torch.Tensor, mantissa_bits: int) -> torch.Tensor:
         return _quantize_any(x, shape, mantissa_bits)
 
 
+def use_compiled_kernel(enabled: bool) -> bool:
+    """Choose the numba kernel (default when numba is present) or the torch passes; returns the old choice."""
+    global _USE_KERNEL
+    old, _USE_KERNEL = _USE_KERNEL, bool(enabled) and block_float_kernel.AVAILABLE
+    return old
+
+
 def _quantize_any(x: torch.Tensor, shape, mantissa_bits: int) -> torch.Tensor:
     w = shape[-1] if len(shape) else 1
     if w % _GROUP:
@@ -212,6 +224,16 @@ def _quantize_any(x: torch.Tensor, shape, mantissa_bits: int) -> torch.Tensor:
 
 def _quantize_groups(xg: torch.Tensor, w: int) -> torch.Tensor:
     """Quantise a contiguous (n, 16) float32 tensor, one group per row."""
+    if _USE_KERNEL:
+        out = torch.empty_like(xg)
+        block_float_kernel.quantize_groups_into(xg.numpy().reshape(-1), out.numpy().reshape(-1), w,
+                                                torch.get_num_threads())
+        return out
+    return _quantize_groups_torch(xg, w)
+
+
+def _quantize_groups_torch(xg: torch.Tensor, w: int) -> torch.Tensor:
+    """The same in torch passes (the fallback without numba)."""
     out = torch.abs(xg)
     # shared exponent: the largest magnitude has the largest exponent field; an
     # int32 max over non-negative float bit patterns is exact and faster than a

@@ -160,31 +160,31 @@ KILL_IN_CACHE = """
 import os, signal, sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
-from runtime.emulator import ttnn
+from runtime.emulator import host_pack
 from runtime.cli import main
 argv = ["run", {build!r}, "--model", {model!r}, "--device", "emulator"]
 weights = Path({cache!r}) / "weights"
-for k in (1, 9):           # SIGKILL at the 1st and at the 9th tensor file of the cache entry
+for k in (1, 9):           # SIGKILL at the 1st and at the 9th write into the entry's pack file
     pid = os.fork()
     if pid == 0:
-        real, calls = ttnn.dump_tensor, [0]
-        def dump(*a, **kw):
+        real, calls = host_pack._write_piece, [0]
+        def write_piece(*a):
             calls[0] += 1
             if calls[0] == k:
                 os.kill(os.getpid(), signal.SIGKILL)
-            return real(*a, **kw)
-        ttnn.dump_tensor = dump
+            return real(*a)
+        host_pack._write_piece = write_piece
         main(argv)
         os._exit(0)
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
     entries = [p.name for p in weights.iterdir() if ".tmp-" not in p.name] if weights.exists() else []
     assert entries == [], entries        # only temporary directories: no named (usable) half entry
-    print(f"killed at file {{k}}: no entry", flush=True)
+    print(f"killed at write {{k}}: no entry", flush=True)
 assert main(argv) == 0                  # the next run converts and stores
 assert main(argv) == 0                  # and the one after reads the cache
 entry = next(p for p in weights.iterdir() if ".tmp-" not in p.name)
-victim = sorted(entry.glob("*.bin"))[3]
+victim = entry / "tensors.pack"
 victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])   # truncated file: detected, rebuilt
 assert main(argv) == 0
 """
@@ -195,7 +195,7 @@ def test_weight_cache_store_killed_midway(tmp_path, tiny_model, base_build):
     code = KILL_IN_CACHE.format(root=str(ROOT), build=str(build), model=str(tiny_model), cache=str(tmp_path / "cache"))
     r = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "killed at file 1: no entry" in r.stdout and "killed at file 9: no entry" in r.stdout, r.stdout
+    assert "killed at write 1: no entry" in r.stdout and "killed at write 9: no entry" in r.stdout, r.stdout
     sources = [line.split("weights from ")[1].split(",")[0] for line in r.stdout.splitlines() if "weights from" in line]
     assert sources == ["converted", "cache", "converted"], r.stdout
     assert "damaged; rebuilding" in r.stderr

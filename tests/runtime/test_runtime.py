@@ -75,18 +75,21 @@ def test_weight_cache_reuses_and_rebuilds_damaged_entries(tmp_path, monkeypatch,
     second = Session(tmp_path / "b", device="emulator", log=lambda m: None)
     assert second.weight_stats["source"] == "cache"
     entry = Path(second.weight_stats["cache_entry"])
-    victim = sorted(entry.glob("*.bin"))[3]
-    data = bytearray(victim.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    victim.write_bytes(bytes(data))
-    messages = []
-    third = Session(tmp_path / "b", device="emulator", log=messages.append)
-    assert third.weight_stats["source"] == "converted" and any("damaged" in m for m in messages)
-    truncated = sorted(entry.glob("*.bin"))[5]      # the rebuilt entry, now truncated
-    truncated.write_bytes(truncated.read_bytes()[:100])
-    messages.clear()
-    fourth = Session(tmp_path / "b", device="emulator", log=messages.append)
-    assert fourth.weight_stats["source"] == "converted" and any("damaged" in m for m in messages)
+    pack = entry / "tensors.pack"
+    good = pack.read_bytes()
+    del first, second       # their weights map the pack: damage it in place only once nothing uses them
+    damages = {"one flipped bit mid-data": lambda b: b[:len(b) // 2] + bytes([b[len(b) // 2] ^ 1]) + b[len(b) // 2 + 1:],
+               "truncated": lambda b: b[:100], "one byte appended": lambda b: b + b"\0",
+               "flipped header byte": lambda b: b[:20] + bytes([b[20] ^ 0x40]) + b[21:]}
+    for what, damage in damages.items():
+        pack.write_bytes(damage(good))
+        messages = []
+        again = Session(tmp_path / "b", device="emulator", log=messages.append)
+        assert again.weight_stats["source"] == "converted" and any("damaged" in m for m in messages), what
+        assert pack.read_bytes() == good, what        # rebuilt identically
+        del again
+    (entry / "index.json").write_text("{")
+    assert Session(tmp_path / "b", device="emulator", log=lambda m: None).weight_stats["source"] == "converted"
     assert Session(tmp_path / "b", device="emulator", log=lambda m: None).weight_stats["source"] == "cache"
 
 

@@ -49,6 +49,7 @@ from .program_configs import (
     SoftmaxShardedMultiCoreProgramConfig,
 )
 from .tensor import (
+    BF16_EXACT_DTYPES,
     BLOCK_FLOAT_DTYPES,
     FLOAT_DTYPES,
     INTEGER_DTYPES,
@@ -248,6 +249,8 @@ def from_torch(tensor, dtype: Optional[DataType] = None, *, spec=None, tile=None
     else:
         src = tensor if tensor.is_floating_point() else tensor.to(torch.float32)
         values = round_to_dtype(src, dtype)
+        if dtype in BF16_EXACT_DTYPES:
+            values = values.to(torch.bfloat16)   # exact; see Buffer: compact host storage
         if values is tensor or values.data_ptr() == tensor.data_ptr():
             values = values.clone()
     values = values.contiguous()
@@ -288,7 +291,7 @@ def to_device(tensor: Tensor, device: Device, memory_config: Optional[MemoryConf
         if tensor.device() is device:
             return tensor
         raise OpInputError("tensor already lives on another device", op=op, rule="same_device")
-    values = tensor._values(op)
+    values = tensor._stored(op)
     mc = memory_config if memory_config is not None else DRAM_MEMORY_CONFIG
     return new_tensor(values, tensor.dtype, tensor.layout, device, mc, op, "tensor", already_rounded=True)
 
@@ -297,7 +300,7 @@ def from_device(tensor: Tensor, blocking: bool = True, *, queue_id=None) -> Tens
     op = "ttnn.from_device"
     if tensor.device() is None:
         return tensor
-    values = tensor._values(op)
+    values = tensor._stored(op)
     return new_tensor(values.clone(), tensor.dtype, tensor.layout, None, None, op, "host tensor",
                       already_rounded=True)
 
@@ -334,9 +337,6 @@ def deallocate(tensor: Tensor, force: bool = True) -> None:
         tensor._detached = True
 
 
-_BF16_EXACT = ("BFLOAT16", "BFLOAT8_B", "BFLOAT4_B")
-
-
 def dump_tensor(file_name, tensor: Tensor, *, mode: DumpTensorMode = DumpTensorMode.DISTRIBUTED_GATHER) -> None:
     """Save a tensor (emulator format, torch.save based; not ttnn's .tensorbin flatbuffer)."""
     values = tensor._values("ttnn.dump_tensor")
@@ -355,7 +355,7 @@ def dump_tensor(file_name, tensor: Tensor, *, mode: DumpTensorMode = DumpTensorM
         "dtype": tensor.dtype.name,
         "layout": tensor.layout.name,
         # bfloat16 / bfloat8_b / bfloat4_b values are all exact in bf16: store half the bytes.
-        "values": values.to(torch.bfloat16) if tensor.dtype.name in _BF16_EXACT else values.clone(),
+        "values": values.to(torch.bfloat16) if tensor.dtype in BF16_EXACT_DTYPES else values.clone(),
         "memory_config": None if mc is None else {
             "memory_layout": mc.memory_layout.name, "buffer_type": mc.buffer_type.name, "shard_spec": ss},
     }
@@ -369,7 +369,7 @@ def load_tensor(file_name, *, device: Optional[Device] = None) -> Tensor:
     dtype = DataType[payload["dtype"]]
     layout = Layout[payload["layout"]]
     values = payload["values"]
-    host = new_tensor(values.float() if values.dtype == torch.bfloat16 else values, dtype, layout, None, None,
+    host = new_tensor(values, dtype, layout, None, None,
                       "ttnn.load_tensor", "host tensor",
                       already_rounded=True)
     if device is None:
@@ -393,7 +393,7 @@ def load_tensor(file_name, *, device: Optional[Device] = None) -> Tensor:
 def _reshape_impl(input_tensor: Tensor, shape, padded_shape=None, memory_config=None, pad_value=None,
                   reshape_tile_mode=TileReshapeMapMode.CACHE, sub_core_grids=None, skip_padding_fill=False):
     op = "ttnn.reshape"
-    values = input_tensor._values(op, "input_tensor")
+    values = input_tensor._stored(op, "input_tensor")
     new = list(_as_shape(shape))
     if new.count(-1) > 1:
         raise OpInputError(f"at most one -1 in shape {new}", op=op, rule="reshape_shape")
@@ -479,7 +479,7 @@ def embedding(input_tensor: Tensor, weight: Tensor, *, padding_idx: Optional[int
                            rule="weight_shape")
     vocab, hidden = tshape[-2], tshape[-1]
     idx = ids._values(op, "input_tensor")
-    tab = table._values(op, "weight").reshape(vocab, hidden)
+    tab = table._stored(op, "weight").reshape(vocab, hidden)   # rows gathered first, widened after
     if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= vocab):
         raise OpInputError(f"index {int(idx.max())} out of range for a table of {vocab} rows", op=op,
                            rule="index_out_of_range")
@@ -488,7 +488,7 @@ def embedding(input_tensor: Tensor, weight: Tensor, *, padding_idx: Optional[int
         out_shape = (ishape[0], 1, ishape[3], hidden)
     else:
         out_shape = ishape + (hidden,)
-    out = torch.nn.functional.embedding(idx.reshape(-1), tab)
+    out = torch.nn.functional.embedding(idx.reshape(-1), tab).float()
     if padding_idx is not None:
         out[idx.reshape(-1) == int(padding_idx)] = 0.0
     out = out.reshape(out_shape)

@@ -52,6 +52,7 @@ ELEMENT_BYTES = {
 BLOCK_FLOAT_DTYPES = (DataType.BFLOAT8_B, DataType.BFLOAT4_B)
 INTEGER_DTYPES = (DataType.UINT32, DataType.INT32, DataType.UINT16, DataType.UINT8)
 FLOAT_DTYPES = (DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
+BF16_EXACT_DTYPES = (DataType.BFLOAT16,) + BLOCK_FLOAT_DTYPES   # every value they hold is a bfloat16
 _INT_RANGES = {
     DataType.UINT32: (0, 2 ** 32),
     DataType.INT32: (-(2 ** 31), 2 ** 31),
@@ -385,7 +386,14 @@ class Tensor:
 
     # emulator internals -----------------------------------------------------
     def _values(self, op: str = "ttnn", name: str = "tensor") -> torch.Tensor:
-        """Current values (logical shape); raises if deallocated or the device is closed."""
+        """Current values (logical shape) as float32 / int64; raises if deallocated or the device is closed."""
+        data = self._stored(op, name)
+        if data.dtype == torch.bfloat16:   # compact storage of host data (weights): widened per use
+            data = data.float()
+        return data
+
+    def _stored(self, op: str = "ttnn", name: str = "tensor") -> torch.Tensor:
+        """The buffer's storage as is (see Buffer), in the logical shape: for moving, not computing."""
         if not self.is_allocated():
             raise DeallocatedTensorError(f"{name} {self.shape} was deallocated", op=op, rule="use_after_deallocate")
         if self._device is not None and not self._device.is_open():
