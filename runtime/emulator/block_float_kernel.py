@@ -6,6 +6,8 @@ forward.  Written with numba because torch has no fused elementwise kernel on th
 ``torch.compile``, whose C++ flags (``-ffast-math`` family) would be free to break the exact
 add-and-subtract rounding this relies on; numba keeps strict IEEE semantics (``fastmath=False``).
 
+Runs on ``threads`` threads (contiguous runs of groups), the calling thread included.
+
 * groups whose shared exponent E lies in [24, 237] take the float fast path: scale by 2**(150 - E),
   truncate, round to the w-bit grid by adding and subtracting 1.5 * 2**(47 - w), saturate, scale back
   (every step exact; LLVM vectorises it);
@@ -16,6 +18,9 @@ Tests compare both paths bit for bit with ``_quantize_groups_exact`` and with th
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -68,13 +73,13 @@ if AVAILABLE:
                 value = sign | np.int64(np.float32(m * 2.0 ** (emax - 126 - w)).view(np.int32))
             out_bits[base + i] = np.int32(np.uint32(value).view(np.int32))
 
-    @numba.njit(parallel=True, cache=True, boundscheck=False)
+    @numba.njit(nogil=True, cache=True, boundscheck=False)
     def _quantize_groups(x, bits, out, out_bits, w):
         c = np.float32(1.5 * 2.0 ** (47 - w))
         lim = np.float32((2 ** w - 1) * 2.0 ** (24 - w))
         lo = c - lim
         hi = c + lim
-        for g in numba.prange(x.size // 16):
+        for g in range(x.size // 16):
             base = g * 16
             emax = 0
             for i in range(16):
@@ -92,7 +97,29 @@ if AVAILABLE:
                 _exact_group(bits, out_bits, base, emax, w)
 
 
+# Threads of our own rather than numba's parallel layers: the kernel releases the GIL, and this stays
+# safe across fork() (numba's GNU OpenMP layer aborts a forked child) and from several Python threads.
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_MIN_SPLIT = 1 << 16      # values; below this one thread is faster than a hand-off
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():     # a forked child inherits no worker threads
+        _pool = (os.getpid(), ThreadPoolExecutor(max(1, (os.cpu_count() or 1) - 1), thread_name_prefix="bfp"))
+    return _pool[1]
+
+
 def quantize_groups_into(x: np.ndarray, out: np.ndarray, mantissa_bits: int, threads: int) -> None:
     """Quantise contiguous float32 ``x`` (size a multiple of 16, one group per 16 values) into ``out``."""
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    _quantize_groups(x, x.view(np.int32), out, out.view(np.int32), mantissa_bits)
+    bits, out_bits = x.view(np.int32), out.view(np.int32)
+    parts = max(1, min(threads, x.size // _MIN_SPLIT))
+    if parts == 1:
+        _quantize_groups(x, bits, out, out_bits, mantissa_bits)
+        return
+    cuts = [(x.size // 16) * k // parts * 16 for k in range(parts + 1)]
+    spans = [slice(a, b) for a, b in zip(cuts, cuts[1:])]
+    rest = [_executor().submit(_quantize_groups, x[s], bits[s], out[s], out_bits[s], mantissa_bits) for s in spans[1:]]
+    _quantize_groups(x[spans[0]], bits[spans[0]], out[spans[0]], out_bits[spans[0]], mantissa_bits)
+    for f in rest:
+        f.result()

@@ -98,6 +98,28 @@ def run_cli(*args, env=None):
                           env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=600)
 
 
+def test_device_weight_files_round_trip_and_detect_damage(tmp_path):
+    """The device backend's cache files (one ttnn.dump_tensor file each plus checksums), driven through the
+    emulator's dump_tensor/load_tensor, which take the same arguments as ttnn's."""
+    from runtime.backends import TTNNBackend
+    from runtime.emulator import ttnn
+
+    backend = TTNNBackend(ttnn)
+    x = torch.randn(64, 96)
+    tensors = {"w": ttnn.from_torch(x, dtype=ttnn.bfloat8_b, layout=ttnn.TILE_LAYOUT),
+               "g": ttnn.from_torch(x[:1, :32].reshape(1, 1, 1, 32), dtype=ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT)}
+    backend.write_host_tensors(tmp_path, tensors)
+    back = backend.read_host_tensors(tmp_path)
+    for name, t in tensors.items():
+        assert torch.equal(ttnn.to_torch(back[name]), ttnn.to_torch(t)) and back[name].dtype == t.dtype, name
+    victim = sorted(tmp_path.glob("*.tensorbin"))[0]
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 1
+    victim.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="checksum"):
+        backend.read_host_tensors(tmp_path)
+
+
 def test_run_dump_logits_and_errors(tmp_path, small_model):
     model_dir, model = small_model
     result = compile_model(batch=2, device=find_device("wormhole_n300"), model=str(model_dir),
