@@ -49,7 +49,7 @@ class EmulatorBackend:
     def close(self, device) -> None:
         self.ttnn.close_device(device)
 
-    # prepared-weight cache: one checksummed pack file, loaded with one read (runtime/emulator/host_pack.py)
+    # prepared-weight cache: one checksummed pack file, mapped rather than copied (runtime/emulator/host_pack.py)
     def write_host_tensors(self, directory: Path, tensors: dict) -> None:
         self.emulator.host_pack.save(directory / "tensors.pack", tensors)
 
