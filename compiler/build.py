@@ -47,6 +47,7 @@ class BuildResult:
     source: str
     manifest: dict
     timings: dict
+    graph: object        # the traced graph after the passes, before lowering (what `build --search` explores)
 
 
 def compile_model(*, batch: int, device: Device, schedule: Schedule | None = None, model: str | None = None,
@@ -59,23 +60,24 @@ def compile_model(*, batch: int, device: Device, schedule: Schedule | None = Non
         raise UserError(f"batch {batch} is outside {device.name}'s range {device.batch_min}-{device.batch_max}; "
                         f"pick --batch in that range")
     src = resolve_model(model)
-    check_seq_len(schedule, src.bert_config())
+    config = src.bert_config()
+    check_seq_len(schedule, config)
     if device.batch_derived:   # no typed batch.max: the range is derived for this schedule and model
         from .check_schedule import check_batch
-        check_batch(device, schedule, src.bert_config(), batch, architecture=architecture)
+        check_batch(device, schedule, config, batch, architecture=architecture)
     t0 = time.perf_counter()
-    graph = trace_bert(src.bert_config(), batch, schedule.seq_len, architecture)
+    graph = trace_bert(config, batch, schedule.seq_len, architecture)
     t1 = time.perf_counter()
     graph = run_passes(graph)
     check_lowered(graph)
     t2 = time.perf_counter()
-    program = lower(graph, device, schedule, batch, model_name=src.name, config_hash=src.config_hash)
+    program = lower(graph.copy(), device, schedule, batch, model_name=src.name, config_hash=src.config_hash)
     t3 = time.perf_counter()
     code = render(program)
     sha = hashlib.sha256(code.encode()).hexdigest()
     t4 = time.perf_counter()
     return BuildResult(program, code, manifest(program, sha),
-                       {"trace_s": t1 - t0, "passes_s": t2 - t1, "lower_s": t3 - t2, "emit_s": t4 - t3})
+                       {"trace_s": t1 - t0, "passes_s": t2 - t1, "lower_s": t3 - t2, "emit_s": t4 - t3}, graph)
 
 
 def write_build(result: BuildResult, out_dir: Path) -> None:

@@ -221,6 +221,11 @@ def _placement_summary(op) -> str:
     return f"{p.layout.replace('_SHARDED', '').lower()} {rows}x{cols}"
 
 
+def _device_line(dev: Device) -> str:
+    return (f"device   {dev.name}: {dev.arch}, compute grid {dev.grid_x}x{dev.grid_y}, L1 {dev.l1_bytes_per_core} B/core, "
+            f"DRAM {dev.dram_channels} x {dev.dram_bytes_per_channel >> 20} MiB, {dev.dispatch} dispatch  ({_display(dev.path)})")
+
+
 def _header(dev: Device, sched: Schedule, src, cfg, probe_layers: int) -> list[str]:
     from .lower import derive_grid
 
@@ -230,8 +235,7 @@ def _header(dev: Device, sched: Schedule, src, cfg, probe_layers: int) -> list[s
     except LegalityError:
         cores = str(sched.hidden_cores)
     lines = [
-        f"device   {dev.name}: {dev.arch}, compute grid {dev.grid_x}x{dev.grid_y}, L1 {dev.l1_bytes_per_core} B/core, "
-        f"DRAM {dev.dram_channels} x {dev.dram_bytes_per_channel >> 20} MiB, {dev.dispatch} dispatch  ({_display(dev.path)})",
+        _device_line(dev),
         f"schedule {_display(sched.path)}: hidden on grid {sched.hidden_axis} ({cores} of {along} cores), batch on grid "
         f"{batch_axis(sched)} (<= {batch_bound(dev, sched)}), {sched.shard_orientation}, seq_len {sched.seq_len}, "
         f"activations {sched.dtypes['activations']}, weights {sched.dtypes['weights']} in {sched.placement['weights']}, "
@@ -280,8 +284,7 @@ def run_check(file: str, *, batch: int | None = None, model: str | None = None, 
 
     dev, sched, kind = resolve_pair(file, schedule=schedule, device=device)
     if sched is None:
-        out(f"device   {dev.name}: {dev.arch}, compute grid {dev.grid_x}x{dev.grid_y}, L1 {dev.l1_bytes_per_core} B/core, "
-            f"DRAM {dev.dram_channels} x {dev.dram_bytes_per_channel >> 20} MiB, {dev.dispatch} dispatch  ({_display(dev.path)})")
+        out(_device_line(dev))
         raise ScheduleError(f"{_display(dev.path)} is a valid device file but has no schedule to check against "
                             f"(looked next to it and in schedules/bert/); pass --schedule FILE")
     if sched.device != dev.name:

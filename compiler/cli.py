@@ -37,10 +37,10 @@ def _build(args) -> int:
     else:
         print(f"no prediction: {device.path} has no 'rates' section for the cost model")
     if args.search:
-        from .search import search_target
+        from .search import search
 
-        print(search_target(device=device, schedule=p.schedule, batch=args.batch, model=args.model,
-                            architecture=p.architecture).render())
+        print(search(graph=result.graph, device=device, schedule=p.schedule, batch=args.batch, model_name=p.model_name,
+                     config_hash=p.config_hash).render())
     return 0
 
 

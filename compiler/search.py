@@ -317,17 +317,3 @@ def search(*, graph, device: Device, schedule: Schedule, batch: int, model_name:
     changes = [line.strip() for line in schedule_yaml_diff(schedule, best.schedule) if line.startswith("  ")]
     return SearchResult(device=device, batch=batch, reference=reference, best=best, tried=s.tried, stages=stages,
                         changes=changes, seconds=time.perf_counter() - t0)
-
-
-def search_target(*, device: Device, schedule: Schedule, batch: int, model: str | None = None,
-                  architecture: str = "BertForQuestionAnswering") -> SearchResult:
-    """Trace the model once, then search (what `build --search` runs)."""
-    from .model_source import resolve_model
-    from .passes.pipeline import check_lowered, run_passes
-    from .trace import trace_bert
-
-    src = resolve_model(model)
-    graph = run_passes(trace_bert(src.bert_config(), batch, schedule.seq_len, architecture))
-    check_lowered(graph)
-    return search(graph=graph, device=device, schedule=schedule, batch=batch, model_name=src.name,
-                  config_hash=src.config_hash)

@@ -47,11 +47,9 @@ class Checkpoint:
 
 def expected_tensors(source: ModelSource) -> dict[str, tuple[int, ...]]:
     """Parameter names and shapes of BertForQuestionAnswering for the checkpoint's config (built on the meta device)."""
-    from transformers import BertForQuestionAnswering
+    from compiler.trace import build_meta_model
 
-    with torch.device("meta"):
-        model = BertForQuestionAnswering(source.bert_config())
-    return {name: tuple(p.shape) for name, p in model.named_parameters()}
+    return {name: tuple(p.shape) for name, p in build_meta_model(source.bert_config()).named_parameters()}
 
 
 def check_tensors(sd: dict, source: ModelSource, where: Path) -> None:

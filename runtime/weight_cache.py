@@ -54,7 +54,7 @@ def _unflatten(flat: dict[str, object], num_layers: int) -> dict:
 def _load(entry: Path, backend) -> dict | None:
     try:
         index = json.loads((entry / "index.json").read_text())
-        if index.get("format") != CACHE_FORMAT or index.get("backend") != backend.name:
+        if index.get("format") != CACHE_FORMAT:
             return None
         return _unflatten(backend.read_host_tensors(entry), index["num_layers"])
     except Exception:  # any damage (missing file, bad JSON, checksum, undecodable tensor) means: rebuild the entry
@@ -66,8 +66,7 @@ def _store(entry: Path, weights: dict, backend) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=entry.name + ".tmp-", dir=entry.parent))
     try:
         backend.write_host_tensors(tmp, _flatten(weights))
-        (tmp / "index.json").write_text(json.dumps({"format": CACHE_FORMAT, "backend": backend.name,
-                                                    "num_layers": len(weights["layers"])}))
+        (tmp / "index.json").write_text(json.dumps({"format": CACHE_FORMAT, "num_layers": len(weights["layers"])}))
         if entry.exists():          # another process won the race: its entry is as good as ours
             return
         os.replace(tmp, entry)

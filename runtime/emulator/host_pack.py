@@ -1,9 +1,9 @@
-"""Many emulated host tensors in one checksummed file, read back with one pass over its bytes.
+"""Many emulated host tensors in one checksummed file, mapped back with one checksum pass over its bytes.
 
 The emulator's analogue of a directory of ``ttnn.dump_tensor`` files, for the prepared-weight cache:
 bert-large has ~400 weight tensors, and opening, unpickling and checking them one by one cost more
 than the bytes themselves.  Tensors are stored in the emulator's own storage form (bfloat16 for
-bf16-exact dtypes, float32, int64), so loading is a read into one buffer plus zero-copy views.
+bf16-exact dtypes, float32, int64), so loading is one mapping of the file plus zero-copy views.
 
 Layout (little endian)::
 
@@ -135,7 +135,7 @@ def _map_verified(path) -> torch.Tensor:
 
 
 def load(path) -> dict[str, Tensor]:
-    """Read a pack written by :func:`save`: host tensors, views into one buffer."""
+    """Load a pack written by :func:`save`: host tensors, views into one copy-on-write mapping of the file."""
     body = _map_verified(path)
     view = memoryview(body.numpy())
     if bytes(view[:len(MAGIC)]) != MAGIC:
