@@ -20,23 +20,19 @@ from .program import Program
 from .schedule import Device, Schedule, check_seq_len, default_schedule_for, find_device, find_schedule
 from .trace import trace_bert
 
-ETH_DISPATCH_YAML = "wormhole_b0_80_arch_eth_dispatch.yaml"
-
-
 def device_for_arch(arch: str, batch: int, eth_dispatch: bool) -> Device:
-    """The `--arch gs|wh` shortcuts; WH batch 8 needs the ethernet-dispatch grid (8x8)."""
-    eth = eth_dispatch or os.environ.get("WH_ARCH_YAML") == ETH_DISPATCH_YAML
+    """The `--arch gs|wh` shortcuts; WH batch 8 needs the ethernet-dispatch grid (8x8), which a ttnn 0.81 program
+    gets by opening the device with DispatchCoreConfig(DispatchCoreType.ETH) (the device file's open_device)."""
     if arch == "gs":
         if eth_dispatch:
             raise UserError("--eth-dispatch applies to Wormhole only; drop it for --arch gs")
         return find_device("grayskull_e150")
     if arch == "wh":
-        if eth:
+        if eth_dispatch:
             return find_device("wormhole_n300_eth")
         device = find_device("wormhole_n300")
         if batch > device.batch_max:
-            raise UserError(f"--arch wh --batch {batch} needs the 8x8 grid with ethernet dispatch: set "
-                            f"WH_ARCH_YAML={ETH_DISPATCH_YAML} or pass --eth-dispatch")
+            raise UserError(f"--arch wh --batch {batch} needs the 8x8 grid with ethernet dispatch: pass --eth-dispatch")
         return device
     raise UserError(f"unknown arch '{arch}'; use gs (Grayskull E150) or wh (Wormhole N300), or --device FILE")
 

@@ -269,7 +269,7 @@ def _linear_mcast(op: dict, ctx: _Ctx) -> OpCost:
     k = k or kb
     fidelity = op.get("math_fidelity") or "LoFi"
     bias = len(op.get("weights") or []) > 1
-    cycles, detail = _matmul_compute(ctx, m, n, k, kb, h, w, fidelity, bias, cfg.get("fused_activation") == "gelu")
+    cycles, detail = _matmul_compute(ctx, m, n, k, kb, h, w, fidelity, bias, str(cfg.get("fused_activation")).startswith("gelu"))
     blocks = max(1, k // kb)
     # 2D multicast: each core receives the activation row block (M x K, minus its own shard) and the weight
     # column block (K x N) on the two NoCs, one handshake per K block each.

@@ -34,6 +34,11 @@ def _config_name(role: str) -> str:
     return f"{role.upper()}_PROGRAM_CONFIG"
 
 
+def _dim(value: int, names: dict[int, str]) -> str:
+    """A width as the program's named constant where it is one (HIDDEN_SIZE, QKV_WIDTH, ...)."""
+    return names.get(value, str(value))
+
+
 def _source_expr(w: WeightSpec, name: str, in_layer: bool) -> str:
     if in_layer:
         prefix = f"bert.encoder.layer.{w.layer}."
@@ -42,7 +47,7 @@ def _source_expr(w: WeightSpec, name: str, in_layer: bool) -> str:
     return f'sd["{name}"]'
 
 
-def _weight_expr(w: WeightSpec, in_layer: bool) -> str:
+def _weight_expr(w: WeightSpec, in_layer: bool, names: dict[int, str]) -> str:
     src = [_source_expr(w, s, in_layer) for s in w.sources]
     if w.prep == "identity":
         expr = src[0]
@@ -51,15 +56,20 @@ def _weight_expr(w: WeightSpec, in_layer: bool) -> str:
     elif w.prep == "linear_bias":
         expr = src[0]
     elif w.prep == "qkv_weight":
-        expr = f"fuse_qkv_columns([{', '.join(s + '.T' for s in src)}], groups={w.prep_attrs['groups']})"
+        expr = f"fuse_qkv_columns([{', '.join(s + '.T' for s in src)}], groups=HEAD_GROUPS)"
     elif w.prep == "qkv_bias":
-        expr = f"fuse_qkv_columns([{', '.join(src)}], groups={w.prep_attrs['groups']})"
+        expr = f"fuse_qkv_columns([{', '.join(src)}], groups=HEAD_GROUPS)"
     else:
         raise ValueError(w.prep)
     if w.prep_attrs.get("pad_to"):
-        expr = f"pad_columns({expr}, {w.prep_attrs['pad_to']})"
+        expr = f"pad_columns({expr}, QA_OUTPUT_WIDTH)"
     if len(w.shape) != (1 if w.prep in ("linear_bias", "qkv_bias") else 2) or w.prep == "identity" and len(w.shape) == 4:
-        expr = f"{expr}.reshape({', '.join(map(str, w.shape))})"
+        dims = [str(d) for d in w.shape]
+        if w.prep in ("linear_bias", "qkv_bias"):          # a bias row: its width by name
+            dims[-1] = _dim(w.shape[-1], names)
+        elif len(w.shape) == 4 and w.shape[-1] == 32 and _dim(w.shape[-2] * 32, names) == "HIDDEN_SIZE":
+            dims[-2] = "HIDDEN_SIZE // 32"                 # layernorm gamma / beta: rows of 32
+        expr = f"{expr}.reshape({', '.join(dims)})"
     return expr
 
 
@@ -74,6 +84,8 @@ class _Scope:
     def name(self, value: str) -> str:
         if value.startswith("config:"):
             return _config_name(value.split(":", 1)[1])
+        if value.startswith("compute:"):
+            return f"{value.split(':', 1)[1].upper()}_COMPUTE_CONFIG"
         if value in self.weights:
             w = self.weights[value]
             return f'w["{w.key}"]' if self.layer is not None else f'weights["{w.key}"]'
@@ -143,6 +155,18 @@ def render(program: Program) -> str:
             seen.add(op.role)
             configs.append({"name": _config_name(op.role), "expr": op.program_config.expr("GRID")})
 
+    compute_configs, seen_families = [], set()
+    for op in ops:
+        cc = op.compute_config
+        if cc is not None and cc.family not in seen_families:
+            seen_families.add(cc.family)
+            compute_configs.append({"name": cc.name, "expr": cc.expr(), "family": cc.family})
+    compute_configs.sort(key=lambda c: list(program.schedule.compute).index(c["family"]))
+    qa_width = next((w.shape[-1] for w in program.weights if w.key == "qa.bias"), 32)
+    # Widths that reach the emitted source by name.
+    names = {3 * program.hidden_size: "QKV_WIDTH", program.hidden_size: "HIDDEN_SIZE",
+             program.intermediate_size: "INTERMEDIATE_SIZE"}
+    names.setdefault(qa_width, "QA_OUTPUT_WIDTH")
     layer_weights = [w for w in program.weights if w.layer == 0]
     global_weights = [w for w in program.weights if w.layer is None]
     hidden_shard = next(op for op in ops if op.kind == "to_sharded").placement.shard_shape
@@ -155,8 +179,10 @@ def render(program: Program) -> str:
         grid_reason=program.grid_reason, peak_l1=program.peak_l1_bytes_per_core, l1_bytes=dev.l1_bytes_per_core,
         hidden=program.hidden_size, heads=program.num_heads, layers=program.num_layers,
         env_requirements=dev.select_env, hidden_shard=hidden_shard, program_configs=configs,
-        global_weights=[dict(key=w.key, expr=_weight_expr(w, False), dtype=w.dtype, layout=_layout(w)) for w in global_weights],
-        layer_weights=[dict(key=w.key, expr=_weight_expr(w, True), dtype=w.dtype, layout=_layout(w)) for w in layer_weights],
+        global_weights=[dict(key=w.key, expr=_weight_expr(w, False, names), dtype=w.dtype, layout=_layout(w)) for w in global_weights],
+        layer_weights=[dict(key=w.key, expr=_weight_expr(w, True, names), dtype=w.dtype, layout=_layout(w)) for w in layer_weights],
+        compute_configs=compute_configs, intermediate=program.intermediate_size, head_groups=program.hidden_cores,
+        qa_width=qa_width, open_device=dev.open_device, grid_text=f"{dev.grid_x}x{dev.grid_y}",
         weight_memcfg=memcfg_name(program.weights[0].placement),
         ids_memcfg=memcfg_name(next(i for i in program.inputs if "fill" not in i)["placement"]),
         mask_name=mask_input["name"], mask_var=_var(mask_input["name"]), mask_fill=repr(mask_input["fill"]),

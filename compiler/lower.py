@@ -8,6 +8,7 @@ Nothing here branches on a device name: only on the device description's numbers
 from __future__ import annotations
 
 from kernels import attention, layernorm, matmul, softmax
+from kernels.compute import compute_config
 from kernels.common import (DRAM, DRAM_ROW_MAJOR, L1, L1_ROW_MAJOR, TILE, Call, Placement, Violation,
                             l1_bytes_per_core)
 
@@ -26,9 +27,15 @@ def derive_grid(device: Device, schedule: Schedule, hidden: int, heads: int, bat
     hidden_tiles = hidden // TILE
     fits = [g for g in range(1, along + 1) if hidden_tiles % g == 0 and heads % g == 0]
     if schedule.hidden_cores == "auto":
-        cores = max(fits)
-        reason = (f"hidden {hidden} = {hidden_tiles} tiles with {heads} heads: {cores} is the largest core count "
-                  f"<= {along} (grid {schedule.hidden_axis}) dividing both")
+        # The head split reads 2 heads per core column (kernels/attention.py), so the hidden cores are heads / 2.
+        cores = heads // attention.HEADS_PER_CORE
+        if heads % attention.HEADS_PER_CORE or cores not in fits:
+            raise LegalityError("activation_grid", "the head split reads exactly 2 heads per core column",
+                                f"{heads} heads need {heads / attention.HEADS_PER_CORE:g} cores across hidden {hidden} "
+                                f"({hidden_tiles} tiles) on grid {schedule.hidden_axis} of {along}; "
+                                f"counts that divide both: {fits}", "model")
+        reason = (f"hidden {hidden} = {hidden_tiles} tiles with {heads} heads: {cores} of {along} cores on grid "
+                  f"{schedule.hidden_axis}, {attention.HEADS_PER_CORE} heads each as the head split reads them")
     else:
         cores = schedule.hidden_cores
         if cores > along:
@@ -74,6 +81,14 @@ class _Lowering:
         self.orientation = schedule.shard_orientation
         self.transpose_mcast = self.orientation == "COL_MAJOR"
         self.dt = schedule.dtypes
+        self.compute = {}
+        for family, settings in schedule.compute.items():
+            try:
+                self.compute[family] = compute_config(family, settings, arch=device.arch, ttnn_api=device.ttnn_api)
+            except Violation as v:
+                raise LegalityError(f"{family} ops", v.rule, v.detail, v.key) from None
+        # ttnn 0.81 layernorm reduction fields; API v0.55's LayerNormShardedMultiCoreProgramConfig has none.
+        self.ln_reduction = dict(schedule.layernorm_reduction) if device.ttnn_api != "v0.55" else None
         self.ops: list[ScheduledOp] = []
         self.weights: dict[str, WeightSpec] = {}
         self.place: dict[str, Placement] = {}
@@ -115,13 +130,17 @@ class _Lowering:
         return param
 
     def emit(self, n: str | None, *, kind: str, role: str, inputs, outputs, shapes, dtype, placement, call,
-             config=None, inplace=False, weights=(), name=None, layer=None, module="", placements=None) -> ScheduledOp:
+             config=None, inplace=False, weights=(), name=None, layer=None, module="", placements=None,
+             compute=None) -> ScheduledOp:
         d = self.g[n] if n else {}
+        if compute is not None:
+            call.kwargs["compute_kernel_config"] = f"%compute:{compute}%"
         op = ScheduledOp(name=name or n, kind=kind, role=role, layer=layer_of(d.get("module", "")) if n else layer,
                          module=d.get("module", module), inputs=list(inputs), outputs=list(outputs),
                          shapes=[tuple(s) for s in shapes], dtype=dtype, placement=placement,
                          program_config=config, call=call, inplace=inplace, weights=list(weights),
-                         math_fidelity=self.schedule.math_fidelity if config and "Matmul" in config.ttnn_class else None,
+                         math_fidelity=self.compute[compute].fields["math_fidelity"] if compute else None,
+                         compute_config=self.compute[compute] if compute else None,
                          output_placements=list(placements or [placement] * len(outputs)))
         for o, p in zip(outputs, op.output_placements):
             self.place[o], self.dtype[o] = p, dtype
@@ -143,7 +162,9 @@ class _Lowering:
         new = f"{v}.sharded"
         placement = self.block(self.hidden)
         dtype = self.dt["activations"]
-        call = Call("ttnn.interleaved_to_sharded", [ref(v), "HIDDEN_SHARDED_MEMCFG", f"ttnn.{dtype}"], outputs=[ref(new)],
+        # 4-D [B, 1, S, H] from here on, as the head split's kernels read it (their S is the padded dim 2).
+        call = Call("ttnn.interleaved_to_sharded", [f"ttnn.reshape({ref(v)}, (BATCH, 1, SEQ_LEN, HIDDEN_SIZE))",
+                                                    "HIDDEN_SHARDED_MEMCFG", f"ttnn.{dtype}"], outputs=[ref(new)],
                     comment="block-shard the hidden states: one sequence per core row, hidden split across columns")
         self.emit(None, kind="to_sharded", role="to_sharded", inputs=[v], outputs=[new], shapes=[shape], dtype=dtype,
                   placement=placement, call=call, name=f"{v}_to_sharded", module=self.g[v]["module"] if v in self.g else "")
@@ -220,7 +241,8 @@ class _Lowering:
         role = n.split(".")[-1] if layer_of(self.g[n]["module"]) is not None else "embeddings"
         if self.place[x].layout == "BLOCK_SHARDED":
             block_w = hidden // self.cores // TILE
-            config = self.derive(n, role, layernorm.layernorm_config, grid=self.grid, block_h=self.seq // TILE, block_w=block_w)
+            config = self.derive(n, role, layernorm.layernorm_config, grid=self.grid, block_h=self.seq // TILE, block_w=block_w,
+                                 max_subblock=self.compute["layernorm"].max_subblock_tiles, reduction=self.ln_reduction)
             placement, dtype, inplace = self.place[x], self.out_dtype(role, self.dt["activations"]), True
             kwargs.update(memory_config=memcfg_name(placement), program_config=f"%config:{role}%")
         else:
@@ -229,7 +251,7 @@ class _Lowering:
         call = Call("ttnn.layer_norm", [ref(x)], kwargs, [ref(n)])
         self.emit(n, kind="layer_norm", role=role, inputs=[x] + ([residual] if residual else []), outputs=[n],
                   shapes=[self.g[n]["shape"]], dtype=dtype, placement=placement, call=call, config=config,
-                  inplace=inplace, weights=[gamma, beta])
+                  inplace=inplace, weights=[gamma, beta], compute="layernorm")
 
     def linear(self, n: str) -> None:
         attrs = self.g.attrs(n)
@@ -246,7 +268,7 @@ class _Lowering:
             call = Call("ttnn.linear", [ref(x), ref(w)], {"bias": ref(b), "memory_config": memcfg_name(placement),
                                                           "dtype": f"ttnn.{dtype}"}, [ref(n)])
             self.emit(n, kind="linear", role=role, inputs=[x], outputs=[n], shapes=[self.g[n]["shape"]], dtype=dtype,
-                      placement=placement, call=call, weights=[w, b])
+                      placement=placement, call=call, weights=[w, b], compute="matmul")
             return
         x = self.ensure_block_sharded(x)
         if role == "qkv":
@@ -256,13 +278,20 @@ class _Lowering:
         self.weight(b, dtype=self.dt["weights"], shape=(1, 1, 1, n_out))
         config = self.derive(n, role, matmul.linear_config, m_tiles=bsz * seq // TILE, k_tiles=k // TILE,
                              n_tiles=n_out // TILE, grid=self.grid, hidden_cores=self.cores, batch_cores=self.batch,
-                             transpose_mcast=self.transpose_mcast, activation=attrs.get("activation"))
+                             transpose_mcast=self.transpose_mcast, activation=self.activation(attrs.get("activation")),
+                             max_subblock=self.compute["matmul"].max_subblock_tiles)
         placement = self.block(n_out)
         dtype = self.out_dtype(role, self.dt["activations"])
         call = Call("ttnn.linear", [ref(x), ref(w)], {"bias": ref(b), "program_config": f"%config:{role}%",
                                                       "memory_config": memcfg_name(placement), "dtype": f"ttnn.{dtype}"}, [ref(n)])
         self.emit(n, kind="linear", role=role, inputs=[x], outputs=[n], shapes=[self.g[n]["shape"]], dtype=dtype,
-                  placement=placement, call=call, config=config, weights=[w, b])
+                  placement=placement, call=call, config=config, weights=[w, b], compute="matmul")
+
+    def activation(self, fused: str | None) -> str | None:
+        """The traced GELU is HF's erf GELU; the schedule says which device GELU computes it."""
+        if fused != "gelu":
+            return fused
+        return "gelu" if self.schedule.gelu == "fast_approximate" else "gelu_erf"
 
     def split_heads(self, n: str) -> None:
         qkv = self.arg(self.g.args(n)[0])
@@ -277,9 +306,11 @@ class _Lowering:
         s, d = self.seq, self.head_dim
         placements = [self.height(per_core_heads * s, d), self.height(per_core_heads * d, s), self.height(per_core_heads * s, d)]
         dtype = self.dtype[qkv]
-        call = Call("ttnn.transformer.split_query_key_value_and_split_heads", [ref(qkv)],
-                    {"num_heads": str(self.heads), "transpose_key": "True", "memory_config": "HEIGHT_SHARDED_MEMCFG"},
-                    [ref(o) for o in outs])
+        # The experimental op is the one whose sharded path reads the grouped QKV layout prepare_weights writes
+        # (each core column's shard is [q_g | k_g | v_g]); ttnn.transformer's sharded path expects heads
+        # interleaved (q1 k1 v1 ...) instead (runtime/emulator/ttnn/transformer.py cites both).
+        call = Call("ttnn.experimental.split_query_key_value_and_split_heads", [ref(qkv), "GRID"],
+                    {"num_heads": "NUM_HEADS", "memory_config": "HEIGHT_SHARDED_MEMCFG"}, [ref(o) for o in outs])
         self.emit(n, kind="split_heads", role="split_heads", inputs=[qkv], outputs=outs,
                   shapes=[self.g[o]["shape"] for o in outs], dtype=dtype, placement=placements[0], call=call,
                   placements=placements)
@@ -292,30 +323,35 @@ class _Lowering:
         k, n_cols = (d, s) if role == "attention_scores" else (s, d)
         config = self.derive(n, role, matmul.batched_config, rows_per_head_tiles=s // TILE, heads_per_core=per_core_heads,
                              k_tiles=k // TILE, n_tiles=n_cols // TILE, grid=self.grid,
-                             total_m_tiles=self.batch * self.heads * s // TILE)
+                             total_m_tiles=self.batch * self.heads * s // TILE,
+                             max_subblock=self.compute["matmul"].max_subblock_tiles)
         placement = self.height(per_core_heads * s, n_cols)
         dtype = self.out_dtype(role, self.dt["activations"])
         call = Call("ttnn.matmul", [ref(a), ref(b)], {"program_config": f"%config:{role}%", "memory_config": "HEIGHT_SHARDED_MEMCFG",
                                                       "dtype": f"ttnn.{dtype}"}, [ref(n)])
         self.emit(n, kind="matmul", role=role, inputs=[a, b], outputs=[n], shapes=[self.g[n]["shape"]], dtype=dtype,
-                  placement=placement, call=call, config=config)
+                  placement=placement, call=call, config=config, compute="matmul")
 
     def scale_mask_softmax(self, n: str) -> None:
         scores, mask = (self.arg(v) for v in self.g.args(n))
         role = "attention_probs"
         per_core_heads = self.heads // self.cores
         config = self.derive(n, role, softmax.softmax_config, grid=self.grid,
-                             block_h=per_core_heads * self.seq // TILE, block_w=self.seq // TILE)
+                             block_h=per_core_heads * self.seq // TILE, block_w=self.seq // TILE,
+                             max_subblock=self.compute["softmax"].max_subblock_tiles)
+        # numeric_stable=True subtracts the row max before exp; without it (0.81's default) the kernel exponentiates
+        # the raw scores, and real checkpoints' scores overflow to inf/NaN (measured: MiniLM SQuAD on GS b12).
         call = Call("ttnn.scale_mask_softmax_in_place", [ref(scores), repr(self.g.attrs(n)["scale"]), ref(mask)],
-                    {"program_config": f"%config:{role}%"}, [ref(n)])
+                    {"program_config": f"%config:{role}%", "numeric_stable": "True"}, [ref(n)])
         self.emit(n, kind="scale_mask_softmax", role=role, inputs=[scores, mask], outputs=[n],
                   shapes=[self.g[n]["shape"]], dtype=self.dtype[scores], placement=self.place[scores], call=call,
-                  config=config, inplace=True)
+                  config=config, inplace=True, compute="softmax")
 
     def concat_heads(self, n: str) -> None:
         x = self.arg(self.g.args(n)[0])
         placement = self.block(self.hidden)
-        call = Call("ttnn.transformer.concatenate_heads", [ref(x)], {"memory_config": memcfg_name(placement)}, [ref(n)])
+        # nlp_concat_heads (metal_BERT_large_11's call) keeps the 4-D [B, 1, S, H] the linears and layernorms take.
+        call = Call("ttnn.experimental.nlp_concat_heads", [ref(x)], {"memory_config": memcfg_name(placement)}, [ref(n)])
         self.emit(n, kind="concat_heads", role="concat_heads", inputs=[x], outputs=[n], shapes=[self.g[n]["shape"]],
                   dtype=self.dtype[x], placement=placement, call=call)
 

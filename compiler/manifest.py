@@ -15,6 +15,7 @@ def manifest(program: Program, program_sha256: str) -> dict:
             "memory": op.placement.as_dict(), "dtype": op.dtype, "output_shapes": [list(s) for s in op.shapes],
             "l1_bytes_per_core": op.l1_bytes_per_core, "live_l1_bytes_per_core": op.live_l1_bytes_per_core,
             "inplace": op.inplace, "math_fidelity": op.math_fidelity,
+            "compute_kernel_config": op.compute_config.as_dict() if op.compute_config else None,
             "weights": [{"key": program.weight_params[w].key, "shape": list(program.weight_params[w].shape),
                          "dtype": program.weight_params[w].dtype} for w in op.weights],
         })
@@ -25,7 +26,7 @@ def manifest(program: Program, program_sha256: str) -> dict:
                   "hidden_size": program.hidden_size, "num_heads": program.num_heads, "num_layers": program.num_layers,
                   "intermediate_size": program.intermediate_size, "vocab_size": program.vocab_size},
         "arch": dev.arch, "device": dev.name, "device_file": _display_path(dev.path), "device_sha256": dev.sha256,
-        "ttnn_api": dev.ttnn_api, "required_env": dev.select_env,
+        "ttnn_api": dev.ttnn_api, "required_env": dev.select_env, "open_device": dev.open_device,
         "device_spec": {"grid": [dev.grid_x, dev.grid_y], "l1_bytes_per_core": dev.l1_bytes_per_core,
                         "dram_channels": dev.dram_channels, "clock_ghz": dev.clock_ghz,
                         "dram_bandwidth_gb_s": dev.dram_bandwidth_gb_s, "dispatch": dev.dispatch},

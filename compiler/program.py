@@ -38,6 +38,7 @@ class ScheduledOp:
     frees: list[str] = field(default_factory=list)   # values deallocated right after this op
     live_l1_bytes_per_core: int = 0     # all live L1 buffers while this op runs
     math_fidelity: str | None = None
+    compute_config: object | None = None     # kernels.compute.ComputeConfig of matmul / softmax / layernorm ops
     weights: list[str] = field(default_factory=list)
     output_placements: list[Placement] = field(default_factory=list)   # one per output (split_heads has three)
 

@@ -9,7 +9,7 @@ import difflib
 import hashlib
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -34,9 +34,26 @@ _ALL_KEYS = set(OVERRIDE_FIELDS) | set(OP_ROLES) | {
     "batch", "min", "max", "model", "device", "seq_len", "activation_grid", "hidden_axis", "hidden_cores",
     "shard_orientation", "dtypes", "activations", "weights", "layernorm_params", "embedding_tables",
     "embeddings_output", "attention_mask", "qa_output", "placement", "embeddings", "hidden", "attention",
-    "qa_head", "math_fidelity", "overrides"}
+    "qa_head", "math_fidelity", "overrides", "open_device", "dispatch_core_type", "l1_small_size", "trace_region_size",
+    "num_command_queues", "enable_program_cache", "compute", "matmul", "softmax", "layernorm", "math_approx_mode",
+    "fp32_dest_acc_en", "packer_l1_acc", "gelu", "layernorm_reduction", "legacy_reduction", "use_welford"}
 # Device hardware rates read by the cost model (compiler/cost_model.py); optional in a device file.
 RATE_KEYS = ("matmul_tile_cycles", "noc_bytes_per_cycle", "op_dispatch_us")
+# Op families that take a compute_kernel_config, and the settings each one gets.
+COMPUTE_FAMILIES = ("matmul", "softmax", "layernorm")
+COMPUTE_FIELDS = ("math_fidelity", "math_approx_mode", "fp32_dest_acc_en", "packer_l1_acc")
+# What ttnn 0.81 runs when an op gets no compute_kernel_config (ttnn/cpp/ttnn/operations/core/compute_kernel/
+# compute_kernel_config.cpp init_device_compute_kernel_config, as each op calls it: matmul with a program config
+# and a non-fp32 output, softmax, layernorm). A schedule states only what it changes.
+COMPUTE_DEFAULTS = {
+    "matmul": {"math_fidelity": "LoFi", "math_approx_mode": False, "fp32_dest_acc_en": False, "packer_l1_acc": True},
+    "softmax": {"math_fidelity": "HiFi4", "math_approx_mode": True, "fp32_dest_acc_en": False, "packer_l1_acc": False},
+    "layernorm": {"math_fidelity": "HiFi4", "math_approx_mode": False, "fp32_dest_acc_en": True, "packer_l1_acc": False},
+}
+# fused_activation=(GELU, fast_and_approximate_mode): the reference runs the fast approximation; HF BERT uses erf.
+GELU_MODES = ("fast_approximate", "erf")
+DISPATCH_CORE_TYPES = ("WORKER", "ETH")
+TTNN_APIS = ("0.81", "v0.55")
 _ALL_KEYS |= {"rates", *RATE_KEYS, *MATH_FIDELITIES}
 
 
@@ -110,7 +127,7 @@ class _Reader:
             raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a number, got {value!r}")
         if kind is float and not (abs(value) < 1e300 if isinstance(value, int) else math.isfinite(value)):
             raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a finite number, got {value!r}")
-        if kind in (str, dict, list) and not isinstance(value, kind):
+        if kind in (str, dict, list, bool) and not isinstance(value, kind):
             raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a {kind.__name__}, got {value!r}")
         if choices is not None and value not in choices:
             raise ScheduleError(f"{self.path}: '{self._name(key)}' is {value!r}; expected one of {', '.join(map(str, choices))}")
@@ -158,6 +175,9 @@ class Device:
     # Hardware rates for the cost model: {"matmul_tile_cycles": {fidelity: cycles}, "noc_bytes_per_cycle": int,
     # "op_dispatch_us": float}; None when the device file has no `rates` (then nothing is predicted).
     rates: dict | None = None
+    # How the chip is opened (ttnn.open_device keywords): dispatch_core_type, l1_small_size, trace_region_size,
+    # num_command_queues, enable_program_cache.
+    open_device: dict = field(default_factory=lambda: dict(_OPEN_DEVICE_DEFAULTS))
 
     @property
     def cores(self) -> int:
@@ -177,10 +197,60 @@ class Schedule:
     shard_orientation: str
     dtypes: dict
     placement: dict
-    math_fidelity: str
     overrides: dict = field(default_factory=dict)
     path: Path | None = None
     sha256: str = ""
+    compute: dict = field(default_factory=lambda: {f: {} for f in COMPUTE_FAMILIES})   # only what the file sets
+    gelu: str = "fast_approximate"
+    layernorm_reduction: dict = field(default_factory=lambda: dict(_LAYERNORM_REDUCTION_DEFAULTS))
+
+    @property
+    def math_fidelity(self) -> str:
+        """The matmuls' math fidelity (what the cost model prices)."""
+        return self.compute["matmul"].get("math_fidelity", COMPUTE_DEFAULTS["matmul"]["math_fidelity"])
+
+
+_OPEN_DEVICE_DEFAULTS = {"dispatch_core_type": "WORKER", "l1_small_size": 0, "trace_region_size": 0,
+                         "num_command_queues": 1, "enable_program_cache": False}
+# LayerNormShardedMultiCoreProgramConfig fields new in ttnn 0.81 (defaults there: all False). The reference era
+# reduced with the legacy kernel; Tenstorrent's BGE-large (a BERT-large) sets legacy_reduction=True too.
+_LAYERNORM_REDUCTION_DEFAULTS = {"legacy_reduction": True, "use_welford": False}
+
+
+def _read_open_device(r: "_Reader", dispatch: str, ttnn_api: str, select_env: dict) -> dict:
+    o = r.sub("open_device", None)
+    out = {"dispatch_core_type": o.get("dispatch_core_type", str, "WORKER", choices=DISPATCH_CORE_TYPES),
+           "l1_small_size": o.get("l1_small_size", int, 0), "trace_region_size": o.get("trace_region_size", int, 0),
+           "num_command_queues": o.positive("num_command_queues", 1),
+           # tt-metal v0.55 compiled every op again unless asked to cache; ttnn 0.81 caches by default
+           "enable_program_cache": o.get("enable_program_cache", bool, ttnn_api == "v0.55")}
+    o.finish()
+    for key in ("l1_small_size", "trace_region_size"):
+        if out[key] < 0:
+            raise ScheduleError(f"{r.path}: 'open_device.{key}' must not be negative, got {out[key]}")
+    if out["num_command_queues"] != 1:   # a second queue only pays with a trace runner, which programs lack yet
+        raise ScheduleError(f"{r.path}: 'open_device.num_command_queues' is {out['num_command_queues']}; emitted "
+                            f"programs run on one command queue: set 1")
+    if (dispatch == "ethernet") != (out["dispatch_core_type"] == "ETH"):
+        raise ScheduleError(f"{r.path}: 'dispatch: {dispatch}' needs 'open_device.dispatch_core_type: "
+                            f"{'ETH' if dispatch == 'ethernet' else 'WORKER'}' (the grid depends on where dispatch runs)")
+    if select_env and ttnn_api != "v0.55":
+        raise ScheduleError(f"{r.path}: 'select_env' is only real at ttnn API v0.55 (WH_ARCH_YAML); at {ttnn_api} say "
+                            f"how the device is opened under 'open_device' (e.g. dispatch_core_type: ETH)")
+    return out
+
+
+def _read_compute(r: "_Reader", path: Path) -> dict:
+    c = r.sub("compute", None)
+    out = {}
+    for family in COMPUTE_FAMILIES:
+        f = c.sub(family, None)
+        values = {"math_fidelity": f.get("math_fidelity", str, None, choices=MATH_FIDELITIES),
+                  **{k: f.get(k, bool, None) for k in COMPUTE_FIELDS[1:]}}
+        out[family] = {k: v for k, v in values.items() if v is not None}
+        f.finish()
+    c.finish()
+    return out
 
 
 def _sha(path: Path) -> str:
@@ -219,6 +289,12 @@ def load_device(path: Path) -> Device:
         ttnn_api=str(r.get("ttnn_api", str)), clock_ghz=float(r.get("clock_ghz", float)),
         batch_min=batch.positive("min", 1), batch_max=batch.positive("max", None),
         path=path, sha256=_sha(path), rates=_read_rates(r))
+    if dev.ttnn_api not in TTNN_APIS:
+        raise ScheduleError(f"{path}: 'ttnn_api' is {dev.ttnn_api!r}; expected one of {', '.join(TTNN_APIS)}")
+    if dev.arch == "grayskull" and dev.ttnn_api != "v0.55":
+        raise ScheduleError(f"{path}: Grayskull runs only the TT-NN API of tt-metal v0.55 (its support ended there); "
+                            f"set ttnn_api: \"v0.55\"")
+    dev = replace(dev, open_device=_read_open_device(r, dev.dispatch, dev.ttnn_api, dev.select_env))
     for sub in (grid, dram, batch):
         sub.finish()
     r.finish()
@@ -235,6 +311,16 @@ _PLACEMENT_KEYS = ("weights", "embeddings", "hidden", "attention", "attention_ma
 _INTERLEAVED = ("DRAM", "L1_INTERLEAVED")
 _PLACEMENT_CHOICES = {"weights": _INTERLEAVED, "embeddings": _INTERLEAVED, "hidden": ("BLOCK_SHARDED",),
                       "attention": ("HEIGHT_SHARDED",), "attention_mask": _INTERLEAVED, "qa_head": _INTERLEAVED}
+
+
+def _read_layernorm_reduction(r: "_Reader") -> dict:
+    ln = r.sub("layernorm_reduction", None)
+    out = {k: ln.get(k, bool, v) for k, v in _LAYERNORM_REDUCTION_DEFAULTS.items()}
+    ln.finish()
+    if out["legacy_reduction"] and out["use_welford"]:
+        raise ScheduleError(f"{r.path}: 'layernorm_reduction' sets both legacy_reduction and use_welford; ttnn's "
+                            f"sharded layernorm uses one reduction: pick one")
+    return out
 
 
 def load_schedule(path: Path) -> Schedule:
@@ -265,8 +351,9 @@ def load_schedule(path: Path) -> Schedule:
         shard_orientation=grid.get("shard_orientation", str, choices=ORIENTATIONS),
         dtypes={k: dt.get(k, str, choices=DTYPES) for k in _DTYPE_KEYS},
         placement={k: pl.get(k, str, choices=_PLACEMENT_CHOICES[k]) for k in _PLACEMENT_KEYS},
-        math_fidelity=r.get("math_fidelity", str, choices=MATH_FIDELITIES),
-        overrides=overrides, path=path, sha256=_sha(path))
+        overrides=overrides, path=path, sha256=_sha(path), compute=_read_compute(r, path),
+        gelu=r.get("gelu", str, "fast_approximate", choices=GELU_MODES),
+        layernorm_reduction=_read_layernorm_reduction(r))
     for sub in (grid, dt, pl):
         sub.finish()
     r.finish()

@@ -21,6 +21,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
+from kernels import attention
 from kernels.common import MAX_SUBBLOCK_TILES, TILE, divisors
 
 from .cost_model import Prediction, predict
@@ -160,7 +161,8 @@ def _grid_variants(base: Schedule, device: Device, meta: dict) -> list[tuple[str
     out = []
     for axis in ("x", "y"):
         along = device.grid_x if axis == "x" else device.grid_y
-        fits = [g for g in range(1, along + 1) if hidden_tiles % g == 0 and heads % g == 0]
+        # the head split reads exactly 2 heads per core column (kernels/attention.py): one legal count per model
+        fits = [g for g in range(1, along + 1) if hidden_tiles % g == 0 and heads == attention.HEADS_PER_CORE * g]
         for orientation in ORIENTATIONS:
             for cores in sorted(fits, reverse=True):
                 s = dataclasses.replace(base, hidden_axis=axis, shard_orientation=orientation, hidden_cores=cores)

@@ -36,6 +36,7 @@ mockenv.configure()
 
 import ttnn  # noqa: E402  (after the environment is configured)
 
+from conformance.api_levels import V055_ABSENT_KEYWORDS, V055_ONLY, V055Class, program_api_level  # noqa: E402
 from conformance.signatures import (  # noqa: E402
     SignatureUnavailable,
     check_call,
@@ -103,9 +104,10 @@ def _resolve(dotted: str):
 
 
 class _StaticChecker(ast.NodeVisitor):
-    def __init__(self, report: FileReport, label: str):
+    def __init__(self, report: FileReport, label: str, api: str = "0.81"):
         self.report = report
         self.label = label
+        self.api = api
         self.aliases: dict[str, str] = {}  # local name -> dotted ttnn path
 
     # imports --------------------------------------------------------------------------
@@ -140,6 +142,8 @@ class _StaticChecker(ast.NodeVisitor):
         self.report.problems.append(f"{self.label}:{lineno}: {msg}")
 
     def _check_reference(self, dotted: str, lineno: int):
+        if self.api == "v0.55" and dotted in V055_ONLY:
+            return V055_ONLY[dotted]
         obj = _resolve(dotted)
         if obj is _MISSING:
             # name the first missing component
@@ -175,6 +179,21 @@ class _StaticChecker(ast.NodeVisitor):
         if obj is _MISSING:
             return
         self.report.functions.add(dotted)
+        keywords = [k.arg for k in node.keywords if k.arg is not None]
+        if self.api == "v0.55" and dotted in V055_ONLY:
+            accepted, _source = V055_ONLY[dotted]
+            for k in keywords:
+                if k not in accepted:
+                    self._problem(node.lineno, f"{dotted} does not accept keyword '{k}' at API v0.55 "
+                                               f"(accepted: {', '.join(accepted)})")
+            if node.args:
+                self._problem(node.lineno, f"{dotted} takes keyword arguments only at API v0.55")
+            return
+        if self.api == "v0.55" and dotted in V055_ABSENT_KEYWORDS:
+            absent, _source = V055_ABSENT_KEYWORDS[dotted]
+            for k in keywords:
+                if k in absent:
+                    self._problem(node.lineno, f"{dotted} keyword '{k}' does not exist at API v0.55")
         if not callable(obj):
             self._problem(node.lineno, f"{dotted} is not callable (it is a {type(obj).__name__})")
             return
@@ -187,7 +206,6 @@ class _StaticChecker(ast.NodeVisitor):
             return
         starred = any(isinstance(a, ast.Starred) for a in node.args)
         n_pos = None if starred else len(node.args)
-        keywords = [k.arg for k in node.keywords if k.arg is not None]
         spread_kw = any(k.arg is None for k in node.keywords)
         why = check_call(overloads, n_pos, keywords, spread_kw)
         if why is not None:
@@ -384,9 +402,12 @@ def _count_config_globals(ns: dict) -> int:
     return count
 
 
-def _execute(path: Path, source: str, report: FileReport, label: str) -> None:
+def _execute(path: Path, source: str, report: FileReport, label: str, api: str = "0.81") -> None:
     rec = _Recorder(str(path), report)
     proxy = _TTNNProxy(ttnn, "ttnn", rec)
+    if api == "v0.55":  # names 0.81.1 removed: keyword-checked stand-ins (conformance/api_levels.py)
+        for dotted, (accepted, _source) in V055_ONLY.items():
+            proxy._cache[dotted.split(".", 1)[1]] = V055Class(dotted, accepted)
     touched: set[str] = set()
     finder = _TorchStubFinder(touched)
     saved = {k: v for k, v in sys.modules.items() if k == "ttnn" or k == "torch" or k.startswith("torch.")}
@@ -441,13 +462,15 @@ def check_file(path: str | Path, *, execute: bool = True) -> FileReport:
     except (OSError, SyntaxError) as exc:
         report.problems.append(f"{label}:{getattr(exc, 'lineno', 0) or 0}: cannot parse: {exc}")
         return report
-    checker = _StaticChecker(report, label)
+    api = program_api_level(tree)
+    report.info.append(f"TT-NN API level {api}")
+    checker = _StaticChecker(report, label, api)
     checker.collect_aliases(tree)
     if not checker.aliases:
         report.problems.append(f"{label}:1: the program never imports ttnn")
     checker.visit(tree)
     if execute:
-        _execute(path, source, report, label)
+        _execute(path, source, report, label, api)
     return report
 
 

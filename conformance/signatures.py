@@ -157,7 +157,7 @@ def parse_nb_signature(sig: str, *, drop_self: bool) -> Overload:
     params: list[Param] = []
     kind = POSITIONAL_OR_KEYWORD
     for item in raw:
-        if item == "*":
+        if item in ("*", "\\*"):   # a hand-written nb::sig may escape the star for Sphinx (ttnn.open_device)
             kind = KEYWORD_ONLY
             continue
         if item == "/":
@@ -203,6 +203,19 @@ def _nb_entries(holder) -> list[str] | None:
     return [e[0] if isinstance(e, tuple) else str(e) for e in entries]
 
 
+def _with_documented_defaults(overload: Overload, obj) -> Overload:
+    """A hand-written signature (nb::sig) may omit defaults; its docstring's "name (type, optional)" says
+    which parameters may be left out (e.g. ttnn.open_device's l1_small_size, dispatch_core_config)."""
+    import re
+
+    doc = getattr(obj, "__doc__", None) or ""
+    optional = set(re.findall(r"^\s*(\w+) \([^)]*\boptional\b[^)]*\)", doc, re.M))
+    if not optional:
+        return overload
+    params = [Param(p.name, p.kind, p.has_default or p.name in optional) for p in overload.params]
+    return Overload(params, overload.text, overload.extra_keywords)
+
+
 def is_operation(obj) -> bool:
     """True for ttnn's Python operation wrappers (``ttnn.decorators.FastOperation`` ...)."""
     t = type(obj)
@@ -237,7 +250,7 @@ def overloads_of(obj) -> list[Overload]:
             return [parse_nb_signature(s, drop_self=True) for s in entries]
     entries = _nb_entries(obj)
     if entries:
-        return [parse_nb_signature(s, drop_self=False) for s in entries]
+        return [_with_documented_defaults(parse_nb_signature(s, drop_self=False), obj) for s in entries]
     entries = _nb_entries(getattr(type(obj), "__call__", None))
     if entries:
         return [parse_nb_signature(s, drop_self=True) for s in entries]

@@ -117,7 +117,8 @@ class ProgramConfig:
             if k == "compute_with_storage_grid_size":
                 v = grid_name
             elif k == "fused_activation":
-                v = "(ttnn.UnaryOpType.GELU, True)" if v == "gelu" else "None"
+                # (GELU, True): the fast approximate SFPU GELU; (GELU, False): the accurate (erf) one.
+                v = {"gelu": "(ttnn.UnaryOpType.GELU, True)", "gelu_erf": "(ttnn.UnaryOpType.GELU, False)", None: "None"}[v]
             else:
                 v = repr(v)
             parts.append(f"{k}={v}")

@@ -8,25 +8,28 @@ MULTICAST = "MatmulMultiCoreReuseMultiCastProgramConfig"
 REUSE = "MatmulMultiCoreReuseProgramConfig"
 
 
-def _subblock(per_core_m: int, per_core_n: int, override: dict) -> tuple[int, int]:
-    h, w = choose_subblock(per_core_m, per_core_n)
+def _subblock(per_core_m: int, per_core_n: int, override: dict, limit: int) -> tuple[int, int]:
+    h, w = choose_subblock(per_core_m, per_core_n, limit)
     return override.get("out_subblock_h", h), override.get("out_subblock_w", w)
 
 
-def check_common(cfg: dict, k_tiles: int, key: str) -> None:
+def check_common(cfg: dict, k_tiles: int, key: str, max_subblock: int = MAX_SUBBLOCK_TILES) -> None:
+    """max_subblock: destination-register tiles (kernels/compute.py: 4 with fp32 accumulation, else 8)."""
     m, n = cfg["per_core_M"], cfg["per_core_N"]
     h, w, kb = cfg["out_subblock_h"], cfg["out_subblock_w"], cfg["in0_block_w"]
     require(m % h == 0, "per_core_M % out_subblock_h == 0", f"per_core_M={m}, out_subblock_h={h}", f"{key}.out_subblock_h")
     require(n % w == 0, "per_core_N % out_subblock_w == 0", f"per_core_N={n}, out_subblock_w={w}", f"{key}.out_subblock_w")
     require(k_tiles % kb == 0, "K tiles % in0_block_w == 0", f"K={k_tiles} tiles, in0_block_w={kb}", f"{key}.in0_block_w")
-    require(h * w <= MAX_SUBBLOCK_TILES, f"out_subblock_h * out_subblock_w <= {MAX_SUBBLOCK_TILES}",
+    fp32 = " (fp32_dest_acc_en)" if max_subblock < MAX_SUBBLOCK_TILES else ""
+    require(h * w <= max_subblock, f"out_subblock_h * out_subblock_w <= {max_subblock}{fp32}",
             f"{h} x {w} = {h * w}", f"{key}.out_subblock_w")
     require(w == n or h == 1, "sharded output: out_subblock_w == per_core_N or out_subblock_h == 1",
             f"out_subblock {h} x {w}, per_core_N={n}", f"{key}.out_subblock_h")
 
 
 def linear_config(*, m_tiles: int, k_tiles: int, n_tiles: int, grid: tuple[int, int], hidden_cores: int,
-                  batch_cores: int, transpose_mcast: bool, activation: str | None, override: dict, key: str) -> ProgramConfig:
+                  batch_cores: int, transpose_mcast: bool, activation: str | None, override: dict, key: str,
+                  max_subblock: int = MAX_SUBBLOCK_TILES) -> ProgramConfig:
     """Block-sharded linear: rows of cores carry the batch, columns split N (and K, the input shard width)."""
     require(n_tiles % hidden_cores == 0, "N tiles split evenly across hidden cores",
             f"N={n_tiles} tiles over {hidden_cores} cores", "activation_grid.hidden_cores")
@@ -35,11 +38,11 @@ def linear_config(*, m_tiles: int, k_tiles: int, n_tiles: int, grid: tuple[int, 
     require(m_tiles % batch_cores == 0, "M tiles split evenly across batch cores",
             f"M={m_tiles} tiles over {batch_cores} cores", "activation_grid")
     per_m, per_n = m_tiles // batch_cores, n_tiles // hidden_cores
-    sub_h, sub_w = _subblock(per_m, per_n, override)
+    sub_h, sub_w = _subblock(per_m, per_n, override, max_subblock)
     fields = dict(compute_with_storage_grid_size=grid, in0_block_w=override.get("in0_block_w", k_tiles // hidden_cores),
                   out_subblock_h=sub_h, out_subblock_w=sub_w, per_core_M=per_m, per_core_N=per_n,
                   transpose_mcast=transpose_mcast, fused_activation=activation)
-    check_common(fields, k_tiles, key)
+    check_common(fields, k_tiles, key, max_subblock)
     require((k_tiles // hidden_cores) % fields["in0_block_w"] == 0, "input shard width % in0_block_w == 0",
             f"shard width {k_tiles // hidden_cores} tiles, in0_block_w={fields['in0_block_w']}", f"{key}.in0_block_w")
     rows, cols = (grid[0], grid[1]) if transpose_mcast else (grid[1], grid[0])
@@ -49,14 +52,15 @@ def linear_config(*, m_tiles: int, k_tiles: int, n_tiles: int, grid: tuple[int, 
 
 
 def batched_config(*, rows_per_head_tiles: int, heads_per_core: int, k_tiles: int, n_tiles: int,
-                   grid: tuple[int, int], total_m_tiles: int, override: dict, key: str) -> ProgramConfig:
+                   grid: tuple[int, int], total_m_tiles: int, override: dict, key: str,
+                   max_subblock: int = MAX_SUBBLOCK_TILES) -> ProgramConfig:
     """Height-sharded batched matmul: each core owns whole heads (rows) and all of N."""
     per_m = rows_per_head_tiles * heads_per_core
     # Each head is its own matmul: a subblock must tile one head's rows, not just the core's.
-    sub_h, sub_w = _subblock(rows_per_head_tiles, n_tiles, override)
+    sub_h, sub_w = _subblock(rows_per_head_tiles, n_tiles, override, max_subblock)
     fields = dict(compute_with_storage_grid_size=grid, in0_block_w=override.get("in0_block_w", k_tiles),
                   out_subblock_h=sub_h, out_subblock_w=sub_w, per_core_M=per_m, per_core_N=n_tiles)
-    check_common(fields, k_tiles, key)
+    check_common(fields, k_tiles, key, max_subblock)
     require(rows_per_head_tiles % sub_h == 0, "rows per head % out_subblock_h == 0",
             f"{rows_per_head_tiles} rows per head, out_subblock_h={sub_h}", f"{key}.out_subblock_h")
     cores = grid[0] * grid[1]

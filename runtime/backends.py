@@ -26,7 +26,12 @@ def _real_ttnn_devices() -> tuple[object | None, str]:
 
 
 class EmulatorBackend:
-    name = "emulator"
+    """`name` keys the weight cache: the fp32 executor keeps weights unrounded, so it gets entries of its own."""
+
+    @property
+    def name(self) -> str:
+        mode = self.emulator.formats.get_numerics()
+        return "emulator" if mode == "faithful" else f"emulator-{mode}"
 
     def __init__(self):
         from . import emulator
@@ -34,17 +39,17 @@ class EmulatorBackend:
         self.emulator = emulator
         self.ttnn = emulator.ttnn
 
-    def open(self, manifest: dict):
+    def open(self, manifest: dict, program):
+        """Emulate the build's chip, then open it the way the program does (its open_device())."""
         spec = manifest["device_spec"]
+        dispatch = (manifest.get("open_device") or {}).get("dispatch_core_type", "WORKER")
         self.emulator.set_device_spec(manifest["device"], arch=manifest["arch"], grid=tuple(spec["grid"]),
-                                      l1_bytes=spec["l1_bytes_per_core"], dram_banks=spec["dram_channels"])
+                                      l1_bytes=spec["l1_bytes_per_core"], dram_banks=spec["dram_channels"],
+                                      dispatch_core_type=dispatch)
         self.emulator.formats.tune_allocator()
-        device = self.ttnn.open_device(device_id=0)
-        grid = device.compute_with_storage_grid_size()
-        if (grid.x, grid.y) != tuple(spec["grid"]):   # ttnn hands back an already-open device: reopen as this chip
-            self.ttnn.close_device(device)
-            device = self.ttnn.open_device(device_id=0)
-        return device
+        stale = self.ttnn.open_device(device_id=0)     # ttnn hands back an already-open device: close it first
+        self.ttnn.close_device(stale)
+        return _checked_grid(self.ttnn, program.open_device(0), manifest)
 
     def close(self, device) -> None:
         self.ttnn.close_device(device)
@@ -72,18 +77,12 @@ class TTNNBackend:
     def __init__(self, ttnn):
         self.ttnn = ttnn
 
-    def open(self, manifest: dict):
-        for key, value in (manifest.get("required_env") or {}).items():
+    def open(self, manifest: dict, program):
+        """Open the chip through the program's open_device() (dispatch cores, L1 regions, program cache)."""
+        for key, value in (manifest.get("required_env") or {}).items():   # API v0.55 only (WH_ARCH_YAML)
             if os.environ.get(key) != value:
                 raise UserError(f"this build targets {manifest['device']}: set {key}={value} before opening the device")
-        device = self.ttnn.open_device(device_id=0)
-        grid = device.compute_with_storage_grid_size()
-        need = manifest["grid"]
-        if grid.x < need[0] or grid.y < need[1]:
-            self.ttnn.close_device(device)
-            raise UserError(f"the device's compute grid {grid.x}x{grid.y} is smaller than the build's {need[0]}x{need[1]}; "
-                            f"rebuild for this device")
-        return device
+        return _checked_grid(self.ttnn, program.open_device(0), manifest)
 
     def close(self, device) -> None:
         self.ttnn.close_device(device)
@@ -105,6 +104,18 @@ class TTNNBackend:
                 raise ValueError(f"{path}: checksum mismatch")
             out[name] = self.ttnn.load_tensor(str(path))
         return out
+
+
+def _checked_grid(ttnn, device, manifest: dict):
+    """The opened chip must offer the grid the build was scheduled on."""
+    grid = device.compute_with_storage_grid_size()
+    need = manifest["grid"]
+    if grid.x < need[0] or grid.y < need[1]:
+        ttnn.close_device(device)
+        how = (manifest.get("open_device") or {}).get("dispatch_core_type", "WORKER")
+        raise UserError(f"the device program.py opened has compute grid {grid.x}x{grid.y}, smaller than the build's "
+                        f"{need[0]}x{need[1]} (which needs {how} dispatch); rebuild for this device")
+    return device
 
 
 def pick_backend(choice: str, log=print):

@@ -95,9 +95,10 @@ def import_program(build: Build, ttnn_module: ModuleType) -> ModuleType:
     name = f"tt_program_{build.manifest['program_sha256'][:12]}"
     spec = importlib.util.spec_from_file_location(name, build.program_path)
     module = importlib.util.module_from_spec(spec)
-    saved = {k: sys.modules.get(k) for k in ("ttnn", "ttnn.transformer")}
+    saved = {k: sys.modules.get(k) for k in ("ttnn", "ttnn.transformer", "ttnn.experimental")}
     sys.modules["ttnn"] = ttnn_module
     sys.modules["ttnn.transformer"] = ttnn_module.transformer
+    sys.modules["ttnn.experimental"] = ttnn_module.experimental
     try:
         spec.loader.exec_module(module)
     finally:

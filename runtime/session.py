@@ -29,7 +29,7 @@ class Session:
             self.model_dir = checkpoint.source.directory
             host, self.weight_stats = prepared_weights(self.program, checkpoint, self.backend, log)
         self.weight_stats["total_s"] = time.perf_counter() - t0
-        self.device = self.backend.open(m)
+        self.device = self.backend.open(m, self.program)
         self.weights = self.program.weights_to_device(host, self.device)
 
     @property

@@ -6,7 +6,7 @@ Public API:
   / ``get_device_spec()`` / ``DEVICE_PRESETS`` (runtime/emulator/device.py);
 * ``install()`` / ``uninstall()`` / ``emulated_ttnn()``: put the emulator's
   ``ttnn`` package into ``sys.modules['ttnn']`` (and its submodules
-  ``ttnn.transformer``, ``ttnn.device``) so an emitted program's
+  ``ttnn.transformer``, ``ttnn.experimental``, ``ttnn.device``) so an emitted program's
   ``import ttnn`` uses it;
 * ``ttnn``: the emulated package itself (``runtime.emulator.ttnn``);
 * ``formats``: bit-exact bfloat16 / bfloat8_b / bfloat4_b host conversions;
@@ -21,6 +21,7 @@ import contextlib
 import sys
 
 from . import formats  # noqa: F401
+from .formats import set_numerics  # noqa: F401  (fp32 executor: documented semantics without device rounding)
 from .device import DEVICE_PRESETS, Device, DeviceSpec, get_device_spec, set_device_spec  # noqa: F401
 from .errors import (  # noqa: F401
     DeallocatedTensorError,
@@ -34,7 +35,7 @@ from .errors import (  # noqa: F401
 from . import ttnn  # noqa: F401,E402
 from . import host_pack  # noqa: F401,E402
 
-_SUBMODULES = ("transformer", "device")
+_SUBMODULES = ("transformer", "experimental", "device")
 _saved = None
 
 

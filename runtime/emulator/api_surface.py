@@ -43,6 +43,8 @@ API_FUNCTIONS = [
     "ttnn.scale_mask_softmax_in_place",
     "ttnn.transformer.split_query_key_value_and_split_heads",
     "ttnn.transformer.concatenate_heads",
+    "ttnn.experimental.split_query_key_value_and_split_heads",
+    "ttnn.experimental.nlp_concat_heads",
 ]
 
 API_CLASSES = [
@@ -59,6 +61,8 @@ API_CLASSES = [
     "ttnn.LayerNormDefaultProgramConfig",
     "ttnn.SoftmaxShardedMultiCoreProgramConfig",
     "ttnn.SoftmaxDefaultProgramConfig",
+    "ttnn.DispatchCoreConfig",
+    "ttnn.WormholeComputeKernelConfig",
 ]
 
 # ttnn.MemoryConfig's second overload (buffer_type, nd_shard_spec) is ND sharding,

@@ -8,6 +8,12 @@ Configure before opening (``ttnn.open_device`` uses the current spec)::
 
 Presets (``set_device_spec("wormhole_n300")`` etc.) mirror schedules/*.yaml.
 
+``dispatch_core_type`` ("WORKER" or "ETH") is the dispatch placement the spec's
+``grid`` needs: an N300 offers 8x8 worker cores with dispatch on ethernet
+cores and 8x7 with dispatch on Tensix cores (tt-bert-reference), so the
+``wormhole_n300_eth`` preset is (8, 8) + "ETH".  ``ttnn.open_device`` with a
+different dispatch type changes the opened grid (see its docstring).
+
 L1 allocator rule (the compiler implements the same rule independently; keep
 both in sync):
 
@@ -68,6 +74,7 @@ class DeviceSpec:
     l1_bytes: int = 1_499_136  # per core
     dram_banks: int = 12
     dram_bytes_per_bank: int = 1 << 30
+    dispatch_core_type: str = "WORKER"  # "WORKER" | "ETH": the dispatch placement `grid` needs
 
     def __post_init__(self):
         if self.arch not in ("wormhole_b0", "grayskull", "blackhole"):
@@ -78,11 +85,14 @@ class DeviceSpec:
         object.__setattr__(self, "grid", (int(gx), int(gy)))
         if int(self.l1_bytes) <= 0:
             raise ValueError("l1_bytes must be positive")
+        if self.dispatch_core_type not in ("WORKER", "ETH"):
+            raise ValueError(f"unknown dispatch_core_type {self.dispatch_core_type!r} (WORKER, ETH)")
 
 
 DEVICE_PRESETS: Dict[str, DeviceSpec] = {
     "wormhole_n300": DeviceSpec("wormhole_n300", "wormhole_b0", (8, 7), 1_499_136, 12),
-    "wormhole_n300_eth": DeviceSpec("wormhole_n300_eth", "wormhole_b0", (8, 8), 1_499_136, 12),
+    "wormhole_n300_eth": DeviceSpec("wormhole_n300_eth", "wormhole_b0", (8, 8), 1_499_136, 12,
+                                    dispatch_core_type="ETH"),
     "grayskull_e150": DeviceSpec("grayskull_e150", "grayskull", (12, 9), 1_048_576, 8),
 }
 
@@ -96,6 +106,7 @@ def set_device_spec(
     l1_bytes: Optional[int] = None,
     dram_banks: Optional[int] = None,
     dram_bytes_per_bank: Optional[int] = None,
+    dispatch_core_type: Optional[str] = None,
 ) -> DeviceSpec:
     """Select the chip that the next ``ttnn.open_device`` opens.
 
@@ -122,6 +133,8 @@ def set_device_spec(
         fields["dram_banks"] = int(dram_banks)
     if dram_bytes_per_bank is not None:
         fields["dram_bytes_per_bank"] = int(dram_bytes_per_bank)
+    if dispatch_core_type is not None:
+        fields["dispatch_core_type"] = str(dispatch_core_type)
     spec = dataclasses.replace(base, name=name, **fields)
     _current_spec = spec
     return spec
@@ -136,9 +149,13 @@ class Device:
 
     _ids = itertools.count()
 
-    def __init__(self, spec: DeviceSpec, device_id: int = 0):
+    def __init__(self, spec: DeviceSpec, device_id: int = 0, dispatch_core_config=None):
         self.spec = spec
         self.device_id = int(device_id)
+        self.dispatch_core_config = dispatch_core_config  # the ttnn.DispatchCoreConfig it was opened with
+        # ttnn 0.81 caches programs by default (ProgramCache enabled since tt-metal PR #23268, 2025-06);
+        # v0.55-era programs had to call enable_program_cache().
+        self.program_cache_enabled = True
         self._uid = next(Device._ids)
         self._open = True
         gx, gy = spec.grid
@@ -181,6 +198,14 @@ class Device:
 
     def is_open(self) -> bool:
         return self._open
+
+    def enable_program_cache(self) -> None:
+        """``Device.enable_program_cache()`` (ttnn 0.81.1 MeshDevice method; also in v0.55): records the flag."""
+        self.program_cache_enabled = True
+
+    def disable_and_clear_program_cache(self) -> None:
+        """``Device.disable_and_clear_program_cache()`` (ttnn 0.81.1 MeshDevice method): records the flag."""
+        self.program_cache_enabled = False
 
     def __repr__(self) -> str:
         state = "open" if self._open else "closed"

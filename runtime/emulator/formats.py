@@ -40,6 +40,22 @@ implementation of the packer (``_quantize_groups_exact``), which is also the
 reference the fast path is tested against.  Call ``tune_allocator()`` once in a
 process that quantises large tensors: it keeps glibc from returning big blocks
 to the OS after every op (page faults otherwise dominate).
+
+Numerics mode (``set_numerics`` / ``get_numerics`` / ``numerics``, environment
+``TT_EMULATOR_NUMERICS``):
+
+* ``"faithful"`` (default): the conversions above, and the ops model the device's
+  arithmetic as documented in runtime/emulator/ttnn/operations.py;
+* ``"fp32"``: every float tensor is *stored* in float32 whatever its dtype
+  (``round_to_bfloat16`` / ``quantize_block_float`` / ``quantize_bfloat8_b`` /
+  ``quantize_bfloat4_b`` return their input as float32, unrounded) and the ops
+  compute in float32 with full-precision products (no fidelity truncation, no
+  16-bit Dst, no intermediate circular-buffer formats).  Layouts, shard specs,
+  L1 accounting (by dtype), head splits, the GELU form a program picks, softmax
+  without max subtraction and all other op semantics are unchanged: it checks a
+  program against the documented semantics apart from rounding.  The exact
+  conversions stay available as ``exact_round_to_bfloat16`` /
+  ``exact_quantize_block_float`` in both modes.
 """
 
 from __future__ import annotations
@@ -68,6 +84,13 @@ __all__ = [
     "crop_to_shape",
     "tune_allocator",
     "use_compiled_kernel",
+    "set_numerics",
+    "get_numerics",
+    "numerics",
+    "fp32_numerics",
+    "exact_round_to_bfloat16",
+    "exact_quantize_block_float",
+    "NUMERICS_MODES",
 ]
 
 TILE = 32
@@ -87,8 +110,74 @@ _P_MAX = 2.0 ** (_FAST_E_MAX - 127)
 _USE_KERNEL = block_float_kernel.AVAILABLE
 
 
+# -----------------------------------------------------------------------------
+# numerics mode
+
+NUMERICS_MODES = ("faithful", "fp32")
+_numerics_override = None   # set_numerics(); None: the environment decides
+
+
+def _env_numerics() -> str:
+    v = os.environ.get("TT_EMULATOR_NUMERICS", "").strip().lower() or "faithful"
+    if v not in NUMERICS_MODES:
+        raise ValueError(f"TT_EMULATOR_NUMERICS={v!r}: expected one of {', '.join(NUMERICS_MODES)}")
+    return v
+
+
+_env_mode = _env_numerics()
+
+
+def get_numerics() -> str:
+    """The current numerics mode: ``"faithful"`` (default) or ``"fp32"`` (see the module docstring)."""
+    return _numerics_override if _numerics_override is not None else _env_mode
+
+
+def set_numerics(mode) -> str:
+    """Set the numerics mode (``"faithful"``, ``"fp32"``, or None: back to ``TT_EMULATOR_NUMERICS``); returns the
+    previous mode.  Tensors already created keep the values they hold."""
+    global _numerics_override, _env_mode
+    old = get_numerics()
+    if mode is None:
+        _numerics_override = None
+        _env_mode = _env_numerics()
+        return old
+    mode = str(mode).lower()
+    if mode not in NUMERICS_MODES:
+        raise ValueError(f"numerics mode {mode!r}: expected one of {', '.join(NUMERICS_MODES)}")
+    _numerics_override = mode
+    return old
+
+
+@contextlib.contextmanager
+def numerics(mode):
+    """``with numerics("fp32"): ...`` — the mode for the block, restored afterwards."""
+    global _numerics_override
+    saved = _numerics_override
+    set_numerics(mode)
+    try:
+        yield
+    finally:
+        _numerics_override = saved
+
+
+def fp32_numerics() -> bool:
+    """True in the ``"fp32"`` numerics mode."""
+    return get_numerics() == "fp32"
+
+
+def _unrounded(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.float32, copy=True)
+
+
 def round_to_bfloat16(x: torch.Tensor) -> torch.Tensor:
-    """float32 values of ``x`` rounded to bfloat16 (nearest even)."""
+    """float32 values of ``x`` rounded to bfloat16 (nearest even); in the fp32 numerics mode ``x`` as float32."""
+    if fp32_numerics():
+        return _unrounded(x)
+    return exact_round_to_bfloat16(x)
+
+
+def exact_round_to_bfloat16(x: torch.Tensor) -> torch.Tensor:
+    """float32 values of ``x`` rounded to bfloat16 (nearest even), whatever the numerics mode."""
     if x.dtype == torch.bfloat16:
         return x.to(torch.float32)
     if x.dtype != torch.float32:
@@ -191,8 +280,16 @@ def quantize_block_float(x: torch.Tensor, mantissa_bits: int) -> torch.Tensor:
     ``x`` may have any shape (rank 0 and 1 are treated as one row); groups are
     16 consecutive values of the last dim, starting at multiples of 16 (a
     ragged last dim is zero padded, which never changes a shared exponent).
-    Returns a new contiguous float32 tensor of the same shape.
+    Returns a new contiguous float32 tensor of the same shape (in the fp32
+    numerics mode: ``x`` as float32, unrounded).
     """
+    if fp32_numerics():
+        return _unrounded(x)
+    return exact_quantize_block_float(x, mantissa_bits)
+
+
+def exact_quantize_block_float(x: torch.Tensor, mantissa_bits: int) -> torch.Tensor:
+    """``quantize_block_float`` whatever the numerics mode."""
     if mantissa_bits not in (7, 3, 1):
         raise ValueError("mantissa_bits must be 7 (bfp8_b), 3 (bfp4_b) or 1 (bfp2_b)")
     shape = tuple(x.shape)

@@ -40,7 +40,7 @@ def tiny_model_dir(tmp_path_factory):
 @pytest.mark.parametrize("args,env,pattern", [
     (["build", "--arch", "xx", "--batch", "2"], {}, "invalid choice: 'xx'"),
     (["build", "--arch", "gs", "--batch", "13"], {}, "batch 13 is outside grayskull_e150's range 2-12"),
-    (["build", "--arch", "wh", "--batch", "8"], {"WH_ARCH_YAML": ""}, "WH_ARCH_YAML=wormhole_b0_80_arch_eth_dispatch.yaml or pass --eth-dispatch"),
+    (["build", "--arch", "wh", "--batch", "8"], {"WH_ARCH_YAML": "wormhole_b0_80_arch_eth_dispatch.yaml"}, "needs the 8x8 grid with ethernet dispatch: pass --eth-dispatch"),
     (["build", "--arch", "wh", "--batch", "7", "--model", "/nonexistent/model"], {}, "model '/nonexistent/model' not found"),
     (["build", "--arch", "wh", "--batch", "0"], {}, "--batch 0"),
     ([], {}, "missing command"),
@@ -60,7 +60,7 @@ def test_cli_rejects_malformed_and_unknown_schedule_keys(tmp_path, tiny_model_di
     typo = tmp_path / "typo.yaml"
     typo.write_text(text)
     assert_usage_error(run_cli("build", "--arch", "wh", "--batch", "2", "--schedule", str(typo), "-o", str(tmp_path / "o")),
-                       "unknown key 'math_fidelty' (did you mean 'math_fidelity'?)")
+                       "unknown key 'compute.matmul.math_fidelty' (did you mean 'math_fidelity'?)")
     assert not (tmp_path / "o").exists()
 
 
@@ -72,10 +72,10 @@ def test_cli_build_writes_program_and_manifest(tmp_path, tiny_model_dir):
                    "--schedule", str(tmp_path / "s.yaml"), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["batch"] == 3 and manifest["arch"] == "wormhole_b0" and manifest["grid"] == [4, 3]
+    assert manifest["batch"] == 3 and manifest["arch"] == "wormhole_b0" and manifest["grid"] == [2, 3]
     assert len(manifest["ops"]) == 2 * 11 + 8
     qkv = next(op for op in manifest["ops"] if op["name"] == "layer0.qkv")
-    assert qkv["ttnn_op"] == "ttnn.linear" and qkv["program_config"]["per_core_N"] == 3
+    assert qkv["ttnn_op"] == "ttnn.linear" and qkv["program_config"]["per_core_N"] == 6
     assert manifest["peak_l1_bytes_per_core"] == max(op["live_l1_bytes_per_core"] for op in manifest["ops"])
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "program.py"]
     listed = run_cli("schedules")

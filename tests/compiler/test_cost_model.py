@@ -198,14 +198,17 @@ def test_search_keeps_the_reference_for_a_seed_target(large2_wh7):
     assert result.best is result.reference and not result.changes
     stages = {s[0]: s for s in result.stages}
     assert set(stages) == {"grid orientation", "dtypes", "attention placement", "program configs"}
-    # hidden across 4 cores of grid y leaves half the cores idle: legal, and predicted much slower
-    grid_alt = stages["grid orientation"][1]
-    assert grid_alt.legal and grid_alt.samples_per_s < 0.7 * result.reference.samples_per_s
+    # the head split takes 2 heads per core, so 16 heads need 8 cores across hidden: grid y (7) cannot hold them,
+    # and the only alternative left, the other shard orientation on x, is refused
+    grid_tried = [c for c in result.tried if c.stage == "grid orientation"]
+    assert grid_tried and not any(c.legal for c in grid_tried if c is not result.reference)
+    assert all("8 cores" in c.label for c in grid_tried)
     legal = [c for c in result.tried if c.legal]
     assert len(legal) > 50 and all(c.manifest is not None for c in legal)
     refused = {c.refused for c in result.tried if not c.legal}
     assert TTNN_SUBBLOCK_RULE in refused                      # applied before lowering
-    assert "live L1 per core <= device L1" in refused or "per_core_M x grid rows covers M" in refused  # by lowering
+    assert refused & {"live L1 per core <= device L1", "per_core_M x grid rows covers M",
+                      "per_core_N x grid columns covers N"}                                  # by lowering
     text = result.render()
     assert "best predicted" in text and "the reference configs are the best" in text
 

@@ -108,8 +108,9 @@ VARIANTS = {
         [r"ttnn\.CoreCoord does not accept keyword 'x'", r"failed: TypeError"],
     ),
     "missing_required": (
-        ("qkv, num_heads=NUM_HEADS, transpose_key=True", "qkv, transpose_key=True"),
-        [r"ttnn\.transformer\.split_query_key_value_and_split_heads missing required argument 'num_heads'"],
+        ("qkv, GRID, num_heads=NUM_HEADS", "qkv, num_heads=NUM_HEADS"),
+        [r"ttnn\.experimental\.split_query_key_value_and_split_heads missing required argument "
+         r"'compute_with_storage_grid_size'"],
     ),
     "matmul_has_no_bias": (
         ("scores = ttnn.matmul(\n        query, key_t, ", "scores = ttnn.matmul(\n        query, key_t, bias=None, "),
@@ -149,3 +150,27 @@ def test_variant_is_caught(variant_results, name):
         assert any(re.search(pattern, p) for p in problems), (pattern, problems)
     for p in problems:  # every problem names the file and a real line
         assert re.match(r"^/.+\.py:[1-9][0-9]*: ", p), p
+
+
+def test_api_level_v055_names_are_checked_against_their_own_table(program_check, tmp_path):
+    """Grayskull programs speak tt-metal v0.55 (conformance/api_levels.py): GrayskullComputeKernelConfig is accepted
+    there with its own keywords, refused at 0.81; 0.81-only layernorm fields are refused at v0.55."""
+    from compiler.build import compile_model
+    from compiler.schedule import find_device
+
+    gs = compile_model(batch=12, device=find_device("grayskull_e150")).source
+    good = tmp_path / "gs.py"
+    good.write_text(gs)
+    bad_keyword = tmp_path / "gs_bad_keyword.py"
+    bad_keyword.write_text(gs.replace("math_approx_mode=True)", "math_approx_mode=True, fp32_dest_acc_en=False)", 1))
+    new_field = tmp_path / "gs_new_field.py"
+    new_field.write_text(gs.replace("inplace=True)", "inplace=True, legacy_reduction=True)", 1))
+    wrong_level = tmp_path / "gs_as_081.py"
+    wrong_level.write_text(gs.replace('TTNN_API = "v0.55"', 'TTNN_API = "0.81"'))
+    summary = program_check([good, bad_keyword, new_field, wrong_level], expect_ok=False)
+    assert _file(summary, good)["ok"], _file(summary, good)["problems"]
+    assert any("GrayskullComputeKernelConfig does not accept keyword 'fp32_dest_acc_en' at API v0.55" in p
+               for p in _file(summary, bad_keyword)["problems"])
+    assert any("keyword 'legacy_reduction' does not exist at API v0.55" in p for p in _file(summary, new_field)["problems"])
+    assert any("ttnn.GrayskullComputeKernelConfig does not exist in ttnn 0.81" in p
+               for p in _file(summary, wrong_level)["problems"])

@@ -33,3 +33,14 @@ def small_device():
     yield dev
     emu_ttnn.close_device(dev)
     emulator.set_device_spec("wormhole_n300")
+
+
+@pytest.fixture
+def documented_semantics():
+    """Run an op test under the emulator's fp32 executor: the op's meaning (layouts, configs, GELU choice, no-max
+    softmax) without the device's rounding. Tests whose float32 references predate the device-arithmetic model use
+    it; that arithmetic (fidelity phases, bf16 Dst, intermediate formats) is tested in test_compute_numerics.py."""
+    from runtime.emulator import formats
+
+    with formats.numerics("fp32"):
+        yield

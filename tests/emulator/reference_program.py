@@ -63,6 +63,7 @@ def make_configs(ttnn, d: Dims):
         ttnn.TensorMemoryLayout.HEIGHT_SHARDED, ttnn.BufferType.L1,
         ttnn.ShardSpec(grid, [hpg * d.seq, d.head_dim], orient))
     gs = ttnn.CoreCoord(gx, gy)
+    c["grid"] = gs
     kt = d.hidden // t
     c["qkv"] = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
         compute_with_storage_grid_size=gs, in0_block_w=kt // g, out_subblock_h=1, out_subblock_w=6,
@@ -146,8 +147,9 @@ def encoder_layer(ttnn, x, mask, w, c, d: Dims):
     bf8 = ttnn.bfloat8_b
     qkv = ttnn.linear(x, w["qkv_w"], bias=w["qkv_b"], program_config=c["qkv"], memory_config=c["block_qkv"],
                       dtype=bf8)
-    q, k, v = ttnn.transformer.split_query_key_value_and_split_heads(
-        qkv, num_heads=d.heads, transpose_key=True, memory_config=c["height"])
+    # the grouped QKV columns are what the experimental op's sharded kernels read (2 heads per core column)
+    q, k, v = ttnn.experimental.split_query_key_value_and_split_heads(
+        qkv, c["grid"], num_heads=d.heads, memory_config=c["height"])
     ttnn.deallocate(qkv)
     scores = ttnn.matmul(q, k, program_config=c["qk"], memory_config=c["scores"], dtype=ttnn.bfloat16)
     ttnn.deallocate(q)
@@ -157,7 +159,7 @@ def encoder_layer(ttnn, x, mask, w, c, d: Dims):
     ctx = ttnn.matmul(scores, v, program_config=c["pv"], memory_config=c["context"], dtype=bf8)
     ttnn.deallocate(scores)
     ttnn.deallocate(v)
-    ctx2 = ttnn.transformer.concatenate_heads(ctx, memory_config=c["block_hidden"])
+    ctx2 = ttnn.experimental.nlp_concat_heads(ctx, memory_config=c["block_hidden"])
     ttnn.deallocate(ctx)
     attn = ttnn.linear(ctx2, w["o_w"], bias=w["o_b"], program_config=c["selfout"], memory_config=c["block_hidden"],
                        dtype=bf8)

@@ -18,7 +18,7 @@ LN = ttnn.LayerNormShardedMultiCoreProgramConfig(compute_with_storage_grid_size=
                                                  block_h=2, block_w=1, inplace=True)
 FF = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
     compute_with_storage_grid_size=ttnn.CoreCoord(2, 2), in0_block_w=1, out_subblock_h=1, out_subblock_w=1,
-    per_core_M=2, per_core_N=1, transpose_mcast=False, fused_activation=(ttnn.UnaryOpType.GELU, True))
+    per_core_M=2, per_core_N=1, transpose_mcast=False, fused_activation=(ttnn.UnaryOpType.GELU, False))
 
 
 def prepare_weights(state_dict):
@@ -60,7 +60,8 @@ def postprocess(output):
 def test_emitted_style_module(tmp_path):
     path = tmp_path / "emitted_program.py"
     path.write_text(PROGRAM)
-    with emulator.emulated_ttnn("wormhole_n300") as ttnn:
+    # the fp32 executor: the module's meaning without device rounding (that arithmetic: test_compute_numerics.py)
+    with emulator.emulated_ttnn("wormhole_n300") as ttnn, emulator.formats.numerics("fp32"):
         spec = importlib.util.spec_from_file_location("emitted_program", path)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
@@ -74,12 +75,10 @@ def test_emitted_style_module(tmp_path):
             x = torch.randn(2, 64, 64, generator=g)
             start, end = mod.postprocess(mod.forward(mod.prepare_inputs(x, dev), weights))
             assert start.shape == (2, 64) and end.shape == (2, 64)
-            q = emulator.formats.quantize_bfloat8_b
-            xq = q(emulator.formats.round_to_bfloat16(x))
-            h = q(torch.nn.functional.gelu(xq @ q(sd["w"]) + q(sd["b"].reshape(1, -1))))
-            h = q(torch.nn.functional.layer_norm(h + xq, (64,), eps=1e-12))
-            ref = h @ q(sd["qa"])
-            assert torch.allclose(start.float(), ref[..., 0], rtol=2 ** -7, atol=1e-3)
+            h = torch.nn.functional.gelu(x @ sd["w"] + sd["b"].reshape(1, -1))
+            h = torch.nn.functional.layer_norm(h + x, (64,), eps=1e-12)
+            ref = h @ sd["qa"]
+            assert torch.allclose(start.float(), ref[..., 0], rtol=1e-4, atol=1e-4)
         finally:
             ttnn.close_device(dev)
 

@@ -144,8 +144,12 @@ def test_install_into_sys_modules():
         from ttnn import transformer  # noqa: F401
 
         assert sys.modules["ttnn.transformer"] is mod.transformer
-        dev = ttnn.open_device(device_id=0)
+        # the 8x8 grid exists only with dispatch on the ethernet cores, as on the chip
+        dev = ttnn.open_device(device_id=0, dispatch_core_config=ttnn.DispatchCoreConfig(ttnn.DispatchCoreType.ETH))
         assert dev.compute_with_storage_grid_size() == ttnn.CoreCoord(8, 8)
+        ttnn.close_device(dev)
+        dev = ttnn.open_device(device_id=0)
+        assert dev.compute_with_storage_grid_size() == ttnn.CoreCoord(8, 7)
         ttnn.close_device(dev)
     assert sys.modules.get("ttnn") is before
     assert emulator.get_device_spec().name == "wormhole_n300"

@@ -20,6 +20,7 @@ from ..errors import (  # noqa: F401
 )
 from . import device  # noqa: F401  (ttnn.device submodule)
 from . import transformer  # noqa: F401  (ttnn.transformer submodule)
+from . import experimental  # noqa: F401  (ttnn.experimental submodule)
 from .device import Device  # noqa: F401
 from .operations import (  # noqa: F401
     DEFAULT_L1_SMALL_SIZE,
@@ -54,6 +55,14 @@ from .program_configs import (  # noqa: F401
     SoftmaxShardedMultiCoreProgramConfig,
 )
 from .tensor import Tensor  # noqa: F401
+from .compute_config import (  # noqa: F401
+    GrayskullComputeKernelConfig,
+    ThrottleLevel,
+    WormholeComputeKernelConfig,
+    init_device_compute_kernel_config,
+)
+from .types import MathFidelity  # noqa: F401
+from .types import DispatchCoreAxis, DispatchCoreConfig, DispatchCoreType  # noqa: F401
 from .types import (  # noqa: F401
     DRAM_MEMORY_CONFIG,
     L1_BLOCK_SHARDED_MEMORY_CONFIG,

@@ -1,4 +1,4 @@
-"""``ttnn.device``: Arch, Device, open/close (emulated)."""
+"""``ttnn.device``: Arch, Device, dispatch core types, open/close (emulated)."""
 
 from ..device import Device  # noqa: F401
 from .operations import (  # noqa: F401
@@ -8,7 +8,7 @@ from .operations import (  # noqa: F401
     open_device,
     synchronize_device,
 )
-from .types import Arch  # noqa: F401
+from .types import Arch, DispatchCoreAxis, DispatchCoreConfig, DispatchCoreType  # noqa: F401
 
 
 def is_wormhole_b0(device=None) -> bool:

@@ -1,22 +1,30 @@
 """Emulated ttnn 0.81 functions and ops (same names, parameters and defaults).
 
-Numerics (see also runtime/emulator/formats.py):
+Numerics (see also runtime/emulator/formats.py and runtime/emulator/ttnn/compute_config.py):
 
-* every op computes in float32 from its operands' stored values and rounds the
-  result to the output dtype (bfloat16: nearest-even; bfloat8_b / bfloat4_b:
-  ttnn's block-float packer on the output's tile layout);
-* matmul / linear: float32 GEMM.  Operands hold bfloat16 / bfloat8_b values,
-  whose products are exact in float32, so this equals "bf16 multiply, fp32
-  accumulate"; only the summation order differs from the device.  Math
-  fidelity (LoFi dropping multiplier bits) is not modelled.  The bias (row 0
-  of its tile, see ``linear``) is added in float32 before the activation;
-* fused GELU (program config ``fused_activation=(GELU, p)`` or
-  ``activation="gelu"``): the exact erf form, whatever ``p``.  ``p=True``
-  selects the device's approximate SFPU GELU (a 6-piece linear LUT of the erf
-  form, error up to ~1e-2); erf is what both modes approximate and what HF
-  BERT uses, so we keep it for both;
-* layer_norm: float32 LN of (x + residual) with gamma / beta, then rounding;
-* scale_mask_softmax_in_place: float32 softmax(scale * x + mask), rounding;
+* two modes (``formats.set_numerics`` / ``TT_EMULATOR_NUMERICS``): ``"faithful"`` (default) models the
+  device's arithmetic as below; ``"fp32"`` stores every float tensor in float32 and computes every op in
+  float32 with full-precision products, keeping all op semantics (layouts, head splits, the GELU form a
+  program picks, the approximate SFPU exp when ``math_approx_mode``, softmax without max subtraction);
+* results are rounded to the output dtype by the packer (bfloat16: nearest-even; bfloat8_b / bfloat4_b:
+  ttnn's block-float packer on the tile layout, formats.py), assumed equal to ttnn's host conversion;
+* compute kernel configs: ``compute_config.resolve`` (``None`` gives each op's ttnn defaults, listed in the
+  op's docstring; Invalid fidelity and configs of the other arch are refused);
+* matmul / linear (``matmul`` docstring): tt-isa-documentation's MVMUL model — the fidelity phases' operand
+  bits (in0 = SrcB: 6 / +4 mantissa bits, in1 = SrcA: 4 / +5), exact products, a 16-bit Dst rounded to
+  bfloat16 after every MVMUL (16 of K, one phase) or an FP32 Dst; the partials spilled between K blocks of
+  ``in0_block_w`` tiles in the intermediate CB format (interm0_data_format: output dtype, Float16_b with
+  packer_l1_acc, Float32 with fp32_dest_acc_en), in the order of the kernel
+  bmm_large_block_zm_fused_bias_activation.cpp; bias add, then the SFPU activation; bounded (not bit exact):
+  the order of the 16 float32 additions inside an MVMUL and the rounding mode of Dst writes;
+* fused GELU: ``(GELU, True)`` / ``"gelu_approx"`` is the SFPU's fast GELU (the 6-piece FP16 LUT of
+  ckernel_sfpu_gelu.h, modelled exactly; it differs from the erf GELU by up to 0.0236 absolute, near
+  |x| = 0.25); ``(GELU, False)`` / ``"gelu"`` is the accurate kernel (the CDF polynomial, modelled exactly on
+  [-3.125, 2.78125), identity above, 0 below -5.5426, torch's float32 GELU in between as the kernel is fitted
+  to it: <= 1 bf16 ulp from the device everywhere);
+* layer_norm / scale_mask_softmax_in_place: the kernels' stages (FPU multiplies under fidelity, bfloat16 Dst
+  and intermediate CBs, SFPU exp / rsqrt / reciprocal) with the bounds in their docstrings;
+  ``numeric_stable=False`` (the default) does not subtract the row max, like the kernel;
 * data movement (split / concat heads, (inter)leaved<->sharded) is exact;
   bfloat8_b outputs are re-packed where the op changes the 16-value groups
   (e.g. the transposed K).
@@ -32,6 +40,7 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 
+from .. import formats
 from ..device import Device, get_device_spec
 from ..errors import (
     DeallocatedTensorError,
@@ -40,6 +49,7 @@ from ..errors import (
     ProgramConfigError,
     UnsupportedError,
 )
+from . import compute_config as cc
 from .program_configs import (
     LayerNormDefaultProgramConfig,
     LayerNormShardedMultiCoreProgramConfig,
@@ -73,6 +83,7 @@ from .types import (
     DumpTensorMode,
     EmbeddingsType,
     Layout,
+    MathFidelity,
     MemoryConfig,
     Shape,
     ShardOrientation,
@@ -126,8 +137,8 @@ def _unsupported_if(cond: bool, what: str, op: str) -> None:
 
 
 def _dest_regs(compute_kernel_config) -> int:
-    fp32 = bool(getattr(compute_kernel_config, "fp32_dest_acc_en", False)) if compute_kernel_config is not None else False
-    return 4 if fp32 else 8
+    """Dst capacity in tiles (compute_config.dest_tiles: 8, 16 with dst_full_sync_en, halved with fp32 Dst)."""
+    return cc.dest_tiles(compute_kernel_config)
 
 
 def _grid_check(grid: CoreCoord, device: Device, op: str, cfg_name: str) -> None:
@@ -183,21 +194,52 @@ def _check_kwargs_signature(fn, op: str, args, kwargs):
 def open_device(*, device_id: int = 0, l1_small_size: int = DEFAULT_L1_SMALL_SIZE,
                 trace_region_size: int = DEFAULT_TRACE_REGION_SIZE, dispatch_core_config=None,
                 worker_l1_size: Optional[int] = None) -> Device:
-    """Open the emulated device described by ``set_device_spec`` (returns the open one if any)."""
+    """Open the emulated device described by ``set_device_spec`` (returns the open one if any).
+
+    ttnn 0.81.1 ``open_device(*, device_id, l1_small_size, trace_region_size, dispatch_core_config,
+    worker_l1_size)``: "If the device is already open, return the existing device".  Its docstring says the
+    dispatch_core_config default is "a hardware-specific value", which is why the compiler always passes one at
+    API 0.81; emulated, ``None`` means ``DispatchCoreConfig(DispatchCoreType.WORKER)``.
+
+    The spec's ``grid`` is what it offers with ``spec.dispatch_core_type`` dispatch.  An ETH-dispatch spec opened
+    with WORKER dispatch (on the ROW axis) loses one row of worker cores, grid (x, y - 1) (tt-bert-reference: N300
+    8x8 with dispatch on ethernet cores, 8x7 with dispatch on Tensix); a WORKER spec opened with ETH dispatch keeps
+    its grid.  WORKER dispatch on the COL axis of an ETH spec is not emulated.
+    """
+    import dataclasses
+
+    from ..errors import EmulatorError
+    from .types import DispatchCoreAxis, DispatchCoreConfig, DispatchCoreType
+
     dev = _open_devices.get(int(device_id))
     if dev is not None and dev.is_open():
         return dev
     spec = get_device_spec()
+    if dispatch_core_config is None:
+        dispatch_core_config = DispatchCoreConfig(DispatchCoreType.WORKER)
+    if not isinstance(dispatch_core_config, DispatchCoreConfig):
+        raise TypeError(f"dispatch_core_config must be a ttnn.DispatchCoreConfig, got {dispatch_core_config!r}")
+    kind = dispatch_core_config.type.name
+    if kind != spec.dispatch_core_type:
+        if kind == "WORKER":
+            _unsupported_if(dispatch_core_config.axis != DispatchCoreAxis.ROW,
+                            "WORKER dispatch on the COL axis of an ETH-dispatch device spec", "ttnn.open_device")
+            gx, gy = spec.grid
+            if gy < 2:
+                raise EmulatorError(f"grid {spec.grid} has no worker row to give to dispatch", op="ttnn.open_device",
+                                    rule="dispatch_grid")
+            spec = dataclasses.replace(spec, grid=(gx, gy - 1), dispatch_core_type="WORKER")
+        else:
+            spec = dataclasses.replace(spec, dispatch_core_type="ETH")
     if worker_l1_size:
-        import dataclasses
-
         spec = dataclasses.replace(spec, l1_bytes=int(worker_l1_size))
-    dev = Device(spec, int(device_id))
+    dev = Device(spec, int(device_id), dispatch_core_config=dispatch_core_config)
     _open_devices[int(device_id)] = dev
     return dev
 
 
 def close_device(device: Device) -> None:
+    """ttnn 0.81.1 ``close_device(device)``: "Close the device and remove it from the device cache"."""
     device._open = False
     if _open_devices.get(device.device_id) is device:
         del _open_devices[device.device_id]
@@ -249,8 +291,8 @@ def from_torch(tensor, dtype: Optional[DataType] = None, *, spec=None, tile=None
     else:
         src = tensor if tensor.is_floating_point() else tensor.to(torch.float32)
         values = round_to_dtype(src, dtype)
-        if dtype in BF16_EXACT_DTYPES:
-            values = values.to(torch.bfloat16)   # exact; see Buffer: compact host storage
+        if dtype in BF16_EXACT_DTYPES and not formats.fp32_numerics():
+            values = values.to(torch.bfloat16)   # exact; see Buffer: compact host storage (fp32 numerics: float32)
         if values is tensor or values.data_ptr() == tensor.data_ptr():
             values = values.clone()
     values = values.contiguous()
@@ -267,7 +309,10 @@ def to_torch(tensor: Tensor, dtype: Optional[torch.dtype] = None, *, torch_rank:
         raise TypeError(f"{op}: expected a ttnn.Tensor, got {type(tensor).__name__}")
     _unsupported_if(mesh_composer is not None, "to_torch(mesh_composer=...)", op)
     values = tensor._values(op, "tensor")
-    out = values.to(torch_dtype_of(tensor.dtype))
+    tdt = torch_dtype_of(tensor.dtype)
+    if tdt == torch.bfloat16 and formats.fp32_numerics():
+        tdt = torch.float32   # fp32 numerics: the stored float32 values, not rounded on the way out
+    out = values.to(tdt)
     if out.data_ptr() == values.data_ptr():
         out = out.clone()
     if torch_rank is not None:
@@ -355,7 +400,8 @@ def dump_tensor(file_name, tensor: Tensor, *, mode: DumpTensorMode = DumpTensorM
         "dtype": tensor.dtype.name,
         "layout": tensor.layout.name,
         # bfloat16 / bfloat8_b / bfloat4_b values are all exact in bf16: store half the bytes.
-        "values": values.to(torch.bfloat16) if tensor.dtype in BF16_EXACT_DTYPES else values.clone(),
+        "values": (values.to(torch.bfloat16) if tensor.dtype in BF16_EXACT_DTYPES and not formats.fp32_numerics()
+                   else values.clone()),
         "memory_config": None if mc is None else {
             "memory_layout": mc.memory_layout.name, "buffer_type": mc.buffer_type.name, "shard_spec": ss},
     }
@@ -568,6 +614,34 @@ def layer_norm(input_tensor: Tensor, *, epsilon: float = 1e-12, weight: Optional
                bias: Optional[Tensor] = None, residual_input_tensor: Optional[Tensor] = None,
                memory_config: Optional[MemoryConfig] = None, program_config=None, compute_kernel_config=None,
                recip_tensor: Optional[Tensor] = None) -> Tensor:
+    """LayerNorm of ``input_tensor`` (+ ``residual_input_tensor``) with gamma / beta (ttnn 0.81.1 golden:
+    ``torch.nn.functional.layer_norm(input + residual, (W,), weight, bias, eps)``).
+
+    Faithful numerics: the stages of the 0.81.1 kernel ``layernorm_sharded.cpp`` (the interleaved
+    ``layernorm.cpp`` has the same stages with one partial per row): pre-add (FPU add), E[x] by
+    ``reduce<AVG, REDUCE_ROW>`` (the scaler tile 1/(block_w*32) in SrcA, the data in SrcB: per-core partials of
+    ``block_w`` tiles, combined with scaler 1/num_blocks), x - E[x], (x - E[x])^2 (``mul_tiles``), Var by the same
+    reduce, + eps (the eps CB is Float16_b), ``rsqrt_tile`` (SFPU, ``compute_config.sfpu_rsqrt``: the 0.81.1
+    ckernel_sfpu_sqrt.h algorithm, approximate when math_approx_mode), * rsqrt, * gamma, + beta.  Each FPU op writes
+    Dst (bf16, or FP32 with fp32_dest_acc_en) and its result goes to an intermediate CB (Float16_b, or Float32 read
+    back through SrcA/SrcB as TF32); multiplies and reduces use the fidelity phases (``compute_config.eltwise_mul``
+    / ``reduce_row``, MVMUL.md / ELWMUL.md).  Sources: the kernel (in the wheel) and, for the host side (scalers
+    1/(block_w*32) and 1/num_blocks as bf16, the Float16_b eps CB, Float16_b / Float32 intermediate CBs), tt-metal
+    normalization/layernorm/device/layernorm_op_multi_core_sharded (program factory, not in the wheel).
+
+    ``compute_kernel_config=None``: HiFi4, math_approx_mode False, fp32_dest_acc_en True, packer_l1_acc False
+    (tt-metal normalization/layernorm/layernorm.cpp, the version whose messages the 0.81.1 .so contains).
+    ``legacy_reduction``: not read by the sharded kernel (no effect, modelled exactly); for the interleaved kernel
+    it only selects float32_reduction = fp32_dest_acc_en && !legacy_reduction, whose effect is host-side and not
+    modelled (bound below).  ``legacy_rsqrt``: deprecated, no effect.  ``use_welford=True``: refused (needs
+    ``recip_tensor``).
+
+    Not bit exact, bounded: the order of the 16 additions inside each reduce MVMUL (here float64 then float32),
+    the Dst / packer rounding mode (nearest even assumed; the ISA leaves the Dst mode open): flipping it to ties
+    away from zero moves outputs by <= 4 bf16 ulps of the row's largest |output| with a 16-bit Dst and not at all
+    with an FP32 Dst (tests/emulator/test_compute_numerics.py::test_layernorm_model_bound); scaler x data products
+    for scalers that are not powers of two (here the data sum times the scaler; BERT's 1/W are powers of two).
+    """
     op = "ttnn.layer_norm"
     a = _device_tensor(input_tensor, op, "input_tensor")
     r = _device_tensor(residual_input_tensor, op, "residual_input_tensor") if residual_input_tensor is not None else None
@@ -659,15 +733,69 @@ def layer_norm(input_tensor: Tensor, *, epsilon: float = 1e-12, weight: Optional
     else:
         raise TypeError(f"{op}: program_config must be a LayerNorm program config, got {type(program_config).__name__}")
 
+    if getattr(program_config, "use_welford", False):
+        raise UnsupportedError(
+            "use_welford=True: ttnn 0.81.1 requires a recip_tensor for the Welford kernels (\"Welford algorithm "
+            "requires recip_tensor\") and the emulator does not model them", op=op, rule="unsupported_argument")
+    settings = _compute_settings(op, compute_kernel_config, device, LAYERNORM_DEFAULT_COMPUTE)
     x = a._values(op, "input_tensor")
-    if r is not None:
-        x = x + r._values(op, "residual_input_tensor")
-    y = torch.nn.functional.layer_norm(x, (x.shape[-1],), gamma, beta, float(epsilon))
+    rv = r._values(op, "residual_input_tensor") if r is not None else None
+    blocks = 1
+    if isinstance(program_config, LayerNormShardedMultiCoreProgramConfig):
+        blocks = max(1, (w2 // TILE) // program_config.block_w)
+    y = _layernorm_values(x, rv, gamma, beta, float(epsilon), settings, blocks)
     if inplace:
         a._set_values(round_to_dtype(y, a.dtype))
         device._count(op)
         return a
     return new_tensor(y, a.dtype, Layout.TILE, device, out_mc, op)
+
+
+def _layernorm_values(x: torch.Tensor, r: Optional[torch.Tensor], gamma, beta, eps: float,
+                      settings: cc.ComputeSettings, blocks: int = 1) -> torch.Tensor:
+    """What the layernorm kernel packs (before the output rounding); see ``layer_norm``.
+
+    ``blocks``: the row is reduced in that many equal parts (the sharded kernel's per-core partials of block_w
+    tiles, combined with scaler 1/blocks), 1 for the interleaved kernel.
+    """
+    if formats.fp32_numerics():
+        if r is not None:
+            x = x + r
+        return torch.nn.functional.layer_norm(x, (x.shape[-1],), gamma, beta, eps)
+    fp32_dest = settings.fp32_dest_acc_en
+    q = (lambda t: t) if fp32_dest else cc.bf16_rne_     # (in place: every argument is a fresh temporary)
+    ph = settings.phases
+    w = x.shape[-1]
+    # with an FP32 Dst the intermediate CBs are Float32, which the FPU reads through SrcA/SrcB as TF32
+    tf = (lambda t: cc.truncate_mantissa(t, 10)) if fp32_dest else (lambda t: t)
+    if r is not None:                      # FUSE_PRE_ADD: add_tiles(in, residual)
+        x = q(x + r)
+    if w % blocks or (w // blocks) % TILE:
+        blocks = 1
+    winv = float(cc.bf16_rne(torch.tensor(1.0 / (w // blocks))))   # scaler tiles (bf16)
+    cinv = float(cc.bf16_rne(torch.tensor(1.0 / blocks)))
+
+    def mean(t):   # reduce<AVG, REDUCE_ROW> per part (block_w tiles), then the global AVG over the parts
+        parts = cc.reduce_row(t.reshape(t.shape[:-1] + (blocks, w // blocks)), winv, ph, fp32_dest)[..., 0]
+        if blocks == 1:
+            return parts
+        d = None
+        for j in range(blocks):   # the partials accumulate into Dst one tile at a time
+            term = cc.reduce_row(parts[..., j:j + 1], cinv, ph, fp32_dest)
+            d = term if d is None else q(d + term)
+        return d
+
+    ex = mean(x)
+    xmm = q(tf(x) - tf(ex))                                     # sub_tiles_bcast_cols
+    var = mean(cc.eltwise_mul(xmm, xmm, ph, fp32_dest))         # mul_tiles
+    eps_b = float(cc.bf16_rne(torch.tensor(eps)))              # the eps CB is Float16_b
+    rstd = cc.sfpu_rsqrt(q(tf(var) + eps_b), settings.math_approx_mode, fp32_dest)   # add_tiles(ex2, eps), rsqrt
+    y = cc.eltwise_mul(xmm, rstd, ph, fp32_dest)               # mul_tiles_bcast_cols
+    if gamma is not None:
+        y = cc.eltwise_mul(y, gamma, ph, fp32_dest)            # mul_tiles_bcast_rows
+    if beta is not None:
+        y = q(tf(y) + beta)                                    # add_tiles_bcast_rows
+    return y
 
 
 # -----------------------------------------------------------------------------
@@ -750,24 +878,83 @@ def sharded_to_interleaved(input_tensor: Tensor, memory_config: Optional[MemoryC
 # matmul / linear
 
 
+# ttnn's compute settings when compute_kernel_config is None: the op's init_device_compute_kernel_config(arch,
+# compute_kernel_config, <defaults>) call in its host code (not in the wheel; the tt-metal versions whose messages
+# the 0.81.1 _ttnncpp.so contains): softmax_device_operation.cpp (softmax), normalization/layernorm/layernorm.cpp
+# (layernorm), matmul_device_operation.cpp create_matmul_attributes (matmul, _matmul_default_compute).
+SOFTMAX_DEFAULT_COMPUTE = dict(math_fidelity=MathFidelity.HiFi4, math_approx_mode=True, fp32_dest_acc_en=False,
+                               packer_l1_acc=False)
+LAYERNORM_DEFAULT_COMPUTE = dict(math_fidelity=MathFidelity.HiFi4, math_approx_mode=False, fp32_dest_acc_en=True,
+                                 packer_l1_acc=False)
+
+
+def _matmul_default_compute(program_config, core_grid, a_dtype: DataType, b_dtype: DataType, out_dtype: DataType,
+                            arch: str) -> dict:
+    """tt-metal matmul_device_operation.cpp ``create_matmul_attributes``: HiFi3 (Wormhole) / HiFi4 when both inputs
+    are FLOAT32; else HiFi2 without program config and core grid unless both inputs are block-float, LoFi
+    otherwise; math_approx_mode False; fp32_dest_acc_en = (output FLOAT32); packer_l1_acc = not that."""
+    bfp = (DataType.BFLOAT8_B, DataType.BFLOAT4_B)
+    if a_dtype == DataType.FLOAT32 and b_dtype == DataType.FLOAT32:
+        fid = MathFidelity.HiFi3 if arch == "wormhole_b0" else MathFidelity.HiFi4
+    elif program_config is None and core_grid is None and not (a_dtype in bfp and b_dtype in bfp):
+        fid = MathFidelity.HiFi2
+    else:
+        fid = MathFidelity.LoFi
+    f32 = out_dtype == DataType.FLOAT32
+    return dict(math_fidelity=fid, math_approx_mode=False, fp32_dest_acc_en=f32, packer_l1_acc=not f32)
+
+
+def _compute_settings(op: str, cfg, device: Device, defaults: dict) -> cc.ComputeSettings:
+    return cc.resolve(cfg, op, device.spec.arch, **defaults)
+
+
+# activation strings of ttnn 0.81.1 (ttnn._ttnn.activation.string_to_unary_with_param, checked on the wheel):
+# "gelu" -> (GELU, 0.0) accurate, "gelu_approx" -> (GELU, 1.0) fast, "relu" -> RELU.
+_ACTIVATION_STRINGS = {"gelu": (UnaryOpType.GELU, 0.0), "gelu_approx": (UnaryOpType.GELU, 1.0),
+                       "relu": (UnaryOpType.RELU,)}
+
+
 def _activation_fn(act, op: str):
-    """Return (name, callable) for a fused activation, or (None, None)."""
+    """The fused activation's kind: None, "relu", "gelu" (accurate) or "gelu_fast".
+
+    ``(GELU, p)``: PARAM0 selects the kernel, "0 = accurate, non-zero = fast" (ttnn 0.81.1 wheel,
+    ttnn/cpp/ttnn/operations/matmul/device/kernels/compute/bmm_fused_activation.hpp), independently of
+    ``math_approx_mode``; a GELU without parameter is PARAM0 = 0.  Other activations (SILU, ...) are refused:
+    their SFPU kernels are not modelled.
+    """
     if act is None:
-        return None, None
+        return None
     if isinstance(act, str):
-        name = act.lower()
-        table = {"gelu": UnaryOpType.GELU, "relu": UnaryOpType.RELU, "silu": UnaryOpType.SILU}
-        if name not in table:
-            raise UnsupportedError(f"activation {act!r}", op=op, rule="unsupported_argument")
-        act = UnaryWithParam(table[name])
+        key = act.lower()
+        if key not in _ACTIVATION_STRINGS:
+            raise UnsupportedError(f"activation {act!r} (emulated: {', '.join(_ACTIVATION_STRINGS)})", op=op,
+                                   rule="unsupported_argument")
+        act = UnaryWithParam(*_ACTIVATION_STRINGS[key])
     act = UnaryWithParam.coerce(act)
     if act.op_type == UnaryOpType.GELU:
-        return "gelu", torch.nn.functional.gelu  # erf form for both approx flags (see module docstring)
+        return "gelu_fast" if (act.params and act.params[0] != 0.0) else "gelu"
     if act.op_type == UnaryOpType.RELU:
-        return "relu", torch.relu
-    if act.op_type == UnaryOpType.SILU:
-        return "silu", torch.nn.functional.silu
-    raise UnsupportedError(f"fused activation {act!r}", op=op, rule="unsupported_argument")
+        return "relu"
+    raise UnsupportedError(f"fused activation {act!r} (its SFPU kernel is not modelled; emulated: GELU, RELU)",
+                           op=op, rule="unsupported_argument")
+
+
+def _apply_activation(x: torch.Tensor, kind: Optional[str], fp32_dest: bool) -> torch.Tensor:
+    """The SFPU activation on Dst values ``x`` and what it stores back into Dst (see ``_activation_fn``).
+
+    fast GELU: ``compute_config.gelu_approx`` (the 6-piece LUT of ckernel_sfpu_gelu.h), then SFPSTORE (bf16 Dst:
+    truncation); accurate GELU: ``gelu_accurate_bf16`` (16-bit Dst) / ``gelu_accurate_fp32`` (FP32 Dst); RELU:
+    max(x, 0), exact.  In the fp32 numerics mode the same functions run without the Dst store rounding.
+    """
+    if kind is None:
+        return x
+    if kind == "relu":
+        return torch.relu(x)
+    fp32 = fp32_dest or formats.fp32_numerics()
+    if kind == "gelu_fast":
+        y = cc.gelu_approx(x)
+        return y if fp32 else cc.bf16_sfpstore(y)
+    return cc.gelu_accurate_fp32(x) if fp32 else cc.gelu_accurate_bf16(x)
 
 
 def _validate_mcast(op: str, pc: MatmulMultiCoreReuseMultiCastProgramConfig, a: Tensor, b: Tensor,
@@ -1062,7 +1249,10 @@ def _matmul_impl(op: str, input_tensor_a, input_tensor_b, bias, transpose_a, tra
     out_mc = memory_config if memory_config is not None else DRAM_MEMORY_CONFIG
     if not isinstance(out_mc, MemoryConfig):
         raise TypeError(f"{op}: memory_config must be a ttnn.MemoryConfig")
-    regs = _dest_regs(compute_kernel_config)
+    out_dtype = dtype if dtype is not None else a.dtype
+    settings = _compute_settings(op, compute_kernel_config, device, _matmul_default_compute(
+        program_config, core_grid, a.dtype, b.dtype, out_dtype, device.spec.arch))
+    regs = settings.dest_tiles
     act = activation
     if isinstance(program_config, MatmulMultiCoreReuseMultiCastProgramConfig):
         out_mc = _validate_mcast(op, program_config, a, b, out_mc, device, regs)
@@ -1095,25 +1285,119 @@ def _matmul_impl(op: str, input_tensor_a, input_tensor_b, bias, transpose_a, tra
             raise OpInputError(f"bias width {bs[-1]} (padded {bp[-1]}) must match N = {bv.shape[-1]} "
                                f"(padded {b.padded_shape[-1]})", op=op, rule="bias_shape")
         bias_row = bias_t._values(op, "bias").reshape(-1, bs[-1])[0, : bv.shape[-1]]
-    _, act_fn = _activation_fn(act, op)
-    # compute -----------------------------------------------------------------
+    act_kind = _activation_fn(act, op)
     if av.dim() < 2:
         raise OpInputError(f"input_tensor_a must have rank >= 2, got {list(a.shape)}", op=op, rule="rank")
-    if math.prod(bv.shape[:-2]) == 1:
-        # one weight matrix: a single GEMM over all rows of A (fused batch)
+    in0_block_w = getattr(program_config, "in0_block_w", None)
+    out = _matmul_values(av, bv, bias_row, act_kind, settings, a.dtype, b.dtype, out_dtype, in0_block_w)
+    return new_tensor(out, out_dtype, Layout.TILE, device, out_mc, op)
+
+
+def _matmul_values(av: torch.Tensor, bv: torch.Tensor, bias_row, act_kind, settings: cc.ComputeSettings,
+                   a_dtype: DataType, b_dtype: DataType, out_dtype: DataType, in0_block_w) -> torch.Tensor:
+    """The values the matmul kernel packs (before the output rounding, which ``new_tensor`` does).
+
+    See ``matmul``'s docstring for the model and its sources.
+    """
+    k = av.shape[-1]
+    single = math.prod(bv.shape[:-2]) == 1
+    if single:   # one weight matrix: one GEMM over all rows of A (fused batch)
         batch = tuple(torch.broadcast_shapes(av.shape[:-2], bv.shape[:-2]))
-        a2 = av.reshape(-1, av.shape[-1])
+        a2 = av.reshape(-1, k)
         b2 = bv.reshape(bv.shape[-2], bv.shape[-1])
-        out = torch.addmm(bias_row, a2, b2) if bias_row is not None else torch.mm(a2, b2)
-        out = out.reshape(batch + (av.shape[-2], bv.shape[-1]))
-    else:
-        out = torch.matmul(av, bv)
+    else:        # batched: one GEMM per batch entry
+        batch = tuple(torch.broadcast_shapes(av.shape[:-2], bv.shape[:-2]))
+        a2 = av.expand(batch + tuple(av.shape[-2:])).reshape((-1,) + tuple(av.shape[-2:]))
+        b2 = bv.expand(batch + tuple(bv.shape[-2:])).reshape((-1,) + tuple(bv.shape[-2:]))
+
+    def finish(x):
+        return x.reshape(batch + (av.shape[-2], bv.shape[-1]))
+
+    def mm(x0, x1, out=None):
+        if single:
+            return torch.mm(x0, x1) if out is None else torch.addmm(out, x0, x1, out=out)
+        return torch.bmm(x0, x1) if out is None else torch.baddbmm(out, x0, x1, out=out)
+
+    if formats.fp32_numerics():
+        out = torch.mm(a2, b2) if single else torch.matmul(av, bv)
         if bias_row is not None:
             out = out + bias_row
-    if act_fn is not None:
-        out = act_fn(out)
-    out_dtype = dtype if dtype is not None else a.dtype
-    return new_tensor(out, out_dtype, Layout.TILE, device, out_mc, op)
+        return finish(_apply_activation(out, act_kind, True))
+
+    fp32_dest = settings.fp32_dest_acc_en
+    kt = _ceil_div(k, TILE)
+    nb = kt // in0_block_w if in0_block_w else 1
+    block_k = (in0_block_w or kt) * TILE
+    has_bias = bias_row is not None
+    # tt-metal matmul_multicore_reuse_mcast_{1d,2d}_program_factory.cpp: packer_l1_acc_en and interm0_data_format
+    l1_acc = settings.packer_l1_acc and ((has_bias and nb > 1) or nb > 2)
+    interm = DataType.FLOAT32 if fp32_dest else (DataType.BFLOAT16 if l1_acc else out_dtype)
+
+    if fp32_dest:
+        # FP32 Dst: every MVMUL accumulates in float32, so a K block is a float32 GEMM of the fidelity terms
+        terms = cc.fidelity_terms(a2, b2, settings.phases, a_dtype in BF16_EXACT_DTYPES,
+                                  b_dtype in BF16_EXACT_DTYPES)
+
+        def block(lo: int, hi: int, acc):
+            out = acc                                  # the reloaded partials are consumed
+            for x0, x1 in terms:
+                out = mm(x0[..., lo:hi], x1[..., lo:hi, :], out)
+            return out
+
+        def q_interm(v):                               # interm0 is Float32 with fp32_dest_acc_en
+            return v
+
+        def plus(part, acc):                           # packer L1 accumulation in Float32
+            return part.add_(acc)
+    else:
+        # 16-bit Dst: Dst = bf16(Dst + SrcB_p @ SrcA_p) after every MVMUL (16 of K, one fidelity phase; per K tile
+        # the phase loop is outside the two K faces, Dst.md).  The phase parts are bf16 values, so a bfloat16 GEMM
+        # with float32 accumulation and one rounding per call is that instruction.  Dst and the partials are kept
+        # as bfloat16 tensors (every value they hold is a bf16).
+        b_parts, a_parts = cc.fidelity_parts(a2, b2, a_dtype in BF16_EXACT_DTYPES, b_dtype in BF16_EXACT_DTYPES)
+        used_b = {p >= 2 for p in range(settings.phases)}
+        used_a = {p & 1 for p in range(settings.phases)}
+        b_parts = [t.to(torch.bfloat16) if i in used_b else None for i, t in enumerate(b_parts)]
+        a_parts = [t.to(torch.bfloat16).contiguous() if i in used_a else None for i, t in enumerate(a_parts)]
+        steps = [(p >= 2, p & 1) for p in range(settings.phases)]
+
+        def block(lo: int, hi: int, acc):
+            d = torch.zeros(a2.shape[:-1] + (b2.shape[-1],), dtype=torch.bfloat16) if acc is None else acc
+            for t in range(lo, hi, TILE):
+                for ib, ia in steps:
+                    x0, x1 = b_parts[ib], a_parts[ia]
+                    for f in (t, t + 16):
+                        if f < hi:
+                            e = min(f + 16, hi)
+                            mm(x0[..., f:e], x1[..., f:e, :], d)
+            return d
+
+        def q_interm(v):                               # the bf16 Dst packed into interm0 (and unpacked)
+            if interm in BLOCK_FLOAT_DTYPES:
+                return cc.block_float_bf16_(v, 7 if interm == DataType.BFLOAT8_B else 3)
+            return v                                   # Float16_b / Float32 hold a bf16 Dst exactly
+
+        def plus(part, acc):                           # packer L1 accumulation into Float16_b
+            return torch.add(part, acc, out=part)
+
+    acc = None   # the partials in the intermediate CB (interm format)
+    d = None     # the last Dst contents
+    for blk in range(nb):
+        lo, hi = blk * block_k, min(k, (blk + 1) * block_k)
+        last = blk == nb - 1
+        if l1_acc and (has_bias or not last):      # the block in Dst, packed with L1 accumulation
+            part = block(lo, hi, None)
+            acc = q_interm(part if acc is None else plus(part, acc))
+            continue
+        d = block(lo, hi, acc)                      # reload the partials (if any) into Dst, accumulate the block
+        acc = None
+        if has_bias or not last:
+            acc = q_interm(d)                       # spill to the intermediate CB
+    if not fp32_dest:   # add_tiles_bcast_rows(mm_partials, bias) into Dst, the SFPU activation, its Dst store
+        return finish(cc.matmul_epilogue_bf16(acc if has_bias else d, bias_row, act_kind))
+    if has_bias:   # the Float32 partials are read through SrcA as TF32 (add_tiles_bcast_rows)
+        d = cc.truncate_mantissa(acc, 10) + bias_row
+    return finish(_apply_activation(d, act_kind, fp32_dest))
 
 
 def linear(input_tensor_a, input_tensor_b, *, bias=None, transpose_a: bool = False, transpose_b: bool = False,
@@ -1121,7 +1405,8 @@ def linear(input_tensor_a, input_tensor_b, *, bias=None, transpose_a: bool = Fal
            activation=None, compute_kernel_config=None, core_grid=None, output_tile=None,
            optional_output_tensor=None, global_cb=None, sub_device_id=None, prefetcher_pipes=(),
            in0_column_offset=None) -> Tensor:
-    """``input_tensor_a @ input_tensor_b + bias``, then ``activation``.
+    """``input_tensor_a @ input_tensor_b + bias``, then ``activation`` (ttnn 0.81.1 golden: ``a @ b + bias``, then
+    the activation).  Numerics as ``matmul``.
 
     ``bias`` must be a TILE tensor whose padded shape is ``[1, .., 1, 32, Np]``
     (Np = padded N of ``input_tensor_b``), e.g. logical ``[1, 1, 1, N]``; only
@@ -1137,6 +1422,38 @@ def matmul(input_tensor_a, input_tensor_b, *, transpose_a: bool = False, transpo
            memory_config: Optional[MemoryConfig] = None, dtype: Optional[DataType] = None, program_config=None,
            activation=None, compute_kernel_config=None, core_grid=None, output_tile=None,
            optional_output_tensor=None, global_cb=None, sub_device_id=None, prefetcher_pipes=()) -> Tensor:
+    """``input_tensor_a @ input_tensor_b`` (ttnn 0.81.1 golden), then the fused activation.
+
+    Faithful numerics (the kernel bmm_large_block_zm_fused_bias_activation.cpp of the 0.81.1 wheel, the matrix
+    engine of tt-isa-documentation WormholeB0 MVMUL.md / SrcASrcB.md / Dst.md, tt-llk
+    llk_unpack_AB_matmul_api.h "In0 -> srcB, In1 -> srcA"):
+
+    * fidelity: phase p multiplies SrcB's part (in0: hidden 1 + top 6 mantissa bits for p < 2, the next 4 bits
+      for p >= 2) by SrcA's part (in1: hidden 1 + top 4 bits for even p, the next 5 bits for odd p); LoFi runs
+      phase 0, HiFi2 0-1, HiFi3 0-2, HiFi4 0-3.  Parts are masks (truncation), products exact; FLOAT32 operands
+      enter Src as TF32 (13 low bits dropped);
+    * 16-bit Dst (fp32_dest_acc_en False): every MVMUL (16 of K, one phase; per K tile the phase loop is outside
+      the two K faces) does ``Dst = bf16(Dst + sum of 16 products)``; FP32 Dst: float32 accumulation;
+    * K blocks of ``program_config.in0_block_w`` tiles: between blocks the partials go to the intermediate CB in
+      interm0_data_format (output dtype; Float16_b with packer_l1_acc; Float32 with fp32_dest_acc_en) and are
+      reloaded (or, with packer_l1_acc, accumulated there by the packer); tt-metal's matmul program factories:
+      packer_l1_acc_en = packer_l1_acc and ((bias and blocks > 1) or blocks > 2);
+    * bias: the last block's partials in the intermediate CB + the bias row (FPU add into Dst; Float32 partials
+      read as TF32), then the SFPU activation (``_activation_fn``) and its Dst store, then the packer.
+
+    ``compute_kernel_config=None``: ``_matmul_default_compute`` (LoFi with a program config, ...).
+
+    Not bit exact, bounded: the order of the 16 float32 additions inside an MVMUL (oneDNN's here) and the rounding
+    mode of Dst writes and of the packer (nearest even assumed; the ISA leaves the Dst mode open and calls its
+    float model "a rough guide") — each Dst write can differ by 1 bf16 ulp where a float32 sum or a tie rounds
+    differently (measured against the reference ``compute_config.isa_matmul_reference``:
+    tests/emulator/test_compute_numerics.py::test_matmul_matches_isa_model);
+    ``program_config=None`` runs one K block (ttnn's own choice of in0_block_w is not modelled): with a
+    block-float intermediate format the device may requantise the partials at each of its block boundaries
+    (<= 1 unit of that format per boundary); Wormhole's documented fp32_dest_acc_en bug (ttnn.matmul docstring:
+    "output values can rarely be off by a negative power of two") is not modelled; Grayskull's multiplier widths
+    are taken from Wormhole (unconfirmed).
+    """
     return _matmul_impl("ttnn.matmul", input_tensor_a, input_tensor_b, None, transpose_a, transpose_b,
                         memory_config, dtype, program_config, activation, compute_kernel_config, core_grid,
                         output_tile, optional_output_tensor, global_cb, sub_device_id, prefetcher_pipes)
@@ -1149,11 +1466,30 @@ def matmul(input_tensor_a, input_tensor_b, *, transpose_a: bool = False, transpo
 def scale_mask_softmax_in_place(input_tensor: Tensor, scale: Optional[float] = None, mask: Optional[Tensor] = None, *,
                                 program_config=SoftmaxDefaultProgramConfig(), is_causal_mask: bool = False,
                                 compute_kernel_config=None, numeric_stable: bool = False) -> Tensor:
-    """softmax(scale * x + mask) over the last dim, written into ``input_tensor``'s buffer.
+    """softmax(scale * x + mask) over the last dim, written into ``input_tensor``'s buffer (ttnn 0.81.1 golden:
+    ``torch.softmax(x * scale + mask, -1)``).
 
     ``mask`` (additive) broadcasts over heads and query rows: ROW_MAJOR
     ``[B, 1, W/32, 32]`` (the W key positions in rows of 32, as the reference
     does) or TILE ``[B, 1, 1, W]``; a ``[B, 1, H, W]`` mask is applied per row.
+
+    Faithful numerics (``compute_config.softmax_rows``; the stages of the 0.81.1 kernels softmax_sharded.cpp /
+    softmax.cpp): x * scale (FPU multiply by the bf16 scale tile, fidelity phases), + mask (FPU add), with
+    ``numeric_stable`` the row max subtracted (exact max), exp on the SFPU (math_approx_mode: the Schraudolph
+    ``compute_config.exp_approx``, modelled exactly; otherwise exp then bf16 nearest-even), the row sum by
+    ``reduce<SUM, REDUCE_ROW>`` (ones in SrcA, exps in SrcB, ``compute_config.reduce_row``), ``recip_tile``
+    (``compute_config.sfpu_recip``, the 0.81.1 algorithm: approximate with math_approx_mode, precise with an FP32
+    Dst), exps * recip (FPU multiply).  Dst is bf16 unless fp32_dest_acc_en; intermediates are Float16_b (Float32,
+    read as TF32, with fp32_dest_acc_en).  ``numeric_stable=False`` (the 0.81.1 default) subtracts nothing, as the
+    kernel: large inputs overflow exp (the approximate exp saturates to a NaN bit pattern, the accurate one to inf).
+
+    ``compute_kernel_config=None``: HiFi4, math_approx_mode True, fp32_dest_acc_en = (input FLOAT32),
+    packer_l1_acc False (tt-metal softmax_device_operation.cpp).
+
+    Not bit exact, bounded: the accurate exp (exp_21f) is exp rounded to nearest-even bf16 (<= 1 bf16 ulp of
+    the exp), the order of the additions inside each reduce MVMUL, the Dst / packer rounding mode (nearest even
+    assumed): flipping it to ties away from zero moves outputs by <= 3 bf16 ulps of the row's largest output
+    (tests/emulator/test_compute_numerics.py::test_softmax_model_bound).
     """
     op = "ttnn.scale_mask_softmax_in_place"
     x = _device_tensor(input_tensor, op, "input_tensor")
@@ -1234,15 +1570,26 @@ def scale_mask_softmax_in_place(input_tensor: Tensor, scale: Optional[float] = N
         raise TypeError(f"{op}: program_config must be a Softmax program config, got {type(program_config).__name__}")
     if is_causal_mask and mv is None:
         raise OpInputError("is_causal_mask needs a mask", op=op, rule="mask_shape")
+    settings = _compute_settings(op, compute_kernel_config, device, dict(
+        SOFTMAX_DEFAULT_COMPUTE, fp32_dest_acc_en=x.dtype == DataType.FLOAT32))
     v = x._values(op, "input_tensor")
-    if mv is not None:
-        if scale is not None:
-            z = torch.add(mv, v, alpha=float(scale))
-        else:
-            z = v + mv
-    else:
-        z = v
-    y = torch.softmax(z, dim=-1)
+    y = _softmax_values(v, mv, scale, settings, bool(numeric_stable))
     x._set_values(round_to_dtype(y, x.dtype))
     device._count(op)
     return x
+
+
+def _softmax_values(v: torch.Tensor, mv: Optional[torch.Tensor], scale: Optional[float],
+                    settings: cc.ComputeSettings, numeric_stable: bool) -> torch.Tensor:
+    """What the softmax kernel packs (before the output rounding); see ``scale_mask_softmax_in_place``."""
+    if formats.fp32_numerics():
+        z = v if scale is None else v * float(scale)
+        if mv is not None:
+            z = z + mv
+        if numeric_stable:
+            z = z - z.amax(dim=-1, keepdim=True)
+        e = cc.exp_approx(z) if settings.math_approx_mode else torch.exp(z)
+        return e * torch.reciprocal(e.sum(dim=-1, keepdim=True))
+    sc = None if scale is None else float(cc.bf16_rne(torch.tensor(float(scale))))   # the fused_scale tile, bf16
+    return cc.softmax_rows(v, mv, sc, settings.math_approx_mode, settings.phases, settings.fp32_dest_acc_en,
+                           numeric_stable)

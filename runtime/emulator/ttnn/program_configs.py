@@ -140,6 +140,15 @@ class MatmulMultiCoreReuseProgramConfig(_Config):
 
 
 class LayerNormShardedMultiCoreProgramConfig(_Config):
+    """ttnn 0.81.1 signature ``(*, compute_with_storage_grid_size, subblock_w, block_h, block_w, inplace,
+    legacy_reduction=False, legacy_rsqrt=False, use_welford=False)``.
+
+    ``legacy_rsqrt`` "is deprecated, has no effect, and will be removed in a future release (issue #56336)"
+    (0.81.1 docstring of LayerNormDefaultProgramConfig); like the wheel's repr, ours omits it.  How
+    ``ttnn.layer_norm`` treats ``legacy_reduction`` / ``use_welford`` is documented there (API v0.55 had neither
+    field: conformance/api_levels.py).
+    """
+
     _fields = (
         "compute_with_storage_grid_size", "subblock_w", "block_h", "block_w", "inplace", "legacy_reduction",
         "use_welford",
@@ -168,6 +177,9 @@ class LayerNormShardedMultiCoreProgramConfig(_Config):
 
 
 class LayerNormDefaultProgramConfig(_Config):
+    """ttnn 0.81.1 signature ``(*, legacy_reduction=False, legacy_rsqrt=False, use_welford=False)``; see
+    ``LayerNormShardedMultiCoreProgramConfig``."""
+
     _fields = ("legacy_reduction", "use_welford")
 
     def __init__(self, *, legacy_reduction: bool = False, legacy_rsqrt: bool = False, use_welford: bool = False) -> None:

@@ -542,3 +542,72 @@ class Shape:
 
     def as_tuple(self) -> Tuple[int, ...]:
         return self._dims
+
+
+class MathFidelity(_TTEnum):
+    """``ttnn.MathFidelity`` (ttnn 0.81.1: module ttnn._ttnn.tensor; values as in the wheel).
+
+    Number of fidelity phases (passes through the 5b x 7b multiplier array) a matmul runs; see
+    ``runtime/emulator/ttnn/compute_config.py`` for what each phase consumes of each operand.
+    """
+
+    LoFi = 0
+    HiFi2 = 2
+    HiFi3 = 3
+    HiFi4 = 4
+    Invalid = 255
+
+
+# -----------------------------------------------------------------------------
+# dispatch cores (ttnn 0.81.1: ttnn._ttnn.device.DispatchCoreType / DispatchCoreAxis, values as in the wheel;
+# ttnn.DispatchCoreConfig is the Python class in the wheel's ttnn/device.py)
+
+
+class DispatchCoreType(_TTEnum):
+    WORKER = 0
+    ETH = 1
+
+
+class DispatchCoreAxis(_TTEnum):
+    ROW = 0
+    COL = 1
+
+
+class DispatchCoreConfig:
+    """``ttnn.DispatchCoreConfig(type=None, axis=None, fabric_tensix_config=None)`` (ttnn 0.81.1 ``ttnn/device.py``).
+
+    The real constructor resolves missing fields through ``_ttnn.device.create_dispatch_core_config``
+    ("cluster/arch-aware DispatchCoreConfig (TTNN default that prefers maximum available worker cores)").
+    Emulated: ``type=None`` becomes the current device spec's ``dispatch_core_type`` (the placement that gives the
+    spec's whole grid); ``axis=None`` becomes COL on Blackhole and ROW otherwise
+    (tt-metal ``tt_metal/impl/dispatch/dispatch_core_common.cpp``, ``DispatchCoreConfig::get_default_axis``).
+    ``fabric_tensix_config`` is not emulated.
+    """
+
+    __slots__ = ("type", "axis")
+
+    def __init__(self, type: Optional[DispatchCoreType] = None, axis: Optional[DispatchCoreAxis] = None,
+                 fabric_tensix_config=None):
+        from ..device import get_device_spec
+        from ..errors import UnsupportedError
+
+        if fabric_tensix_config is not None:
+            raise UnsupportedError("DispatchCoreConfig(fabric_tensix_config=...) is not emulated",
+                                   op="ttnn.DispatchCoreConfig", rule="unsupported_argument")
+        if type is not None and not isinstance(type, DispatchCoreType):
+            raise TypeError(f"type must be a ttnn.DispatchCoreType or None, got {type!r}")
+        if axis is not None and not isinstance(axis, DispatchCoreAxis):
+            raise TypeError(f"axis must be a ttnn.DispatchCoreAxis or None, got {axis!r}")
+        spec = get_device_spec()
+        self.type = type if type is not None else DispatchCoreType[spec.dispatch_core_type]
+        self.axis = axis if axis is not None else (
+            DispatchCoreAxis.COL if spec.arch == "blackhole" else DispatchCoreAxis.ROW)
+
+    def __eq__(self, other):
+        return isinstance(other, DispatchCoreConfig) and (self.type, self.axis) == (other.type, other.axis)
+
+    def __hash__(self):
+        return hash((self.type, self.axis))
+
+    def __repr__(self) -> str:
+        return f"DispatchCoreConfig(type={self.type}, axis={self.axis})"
