@@ -84,6 +84,8 @@ def test_real_squad_dev_loads():
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[3] / "shared" / "data" / "squad-dev-v1.1.json"  # ../shared
+    if not path.is_file():
+        pytest.skip(f"needs the SQuAD v1.1 dev set at {path} (../shared beside the clone, as CI has it)")
     ds = load_squad(path, samples=1000)
     assert ds.total_questions == 10570 and len(ds.questions) == 1000 and not ds.version_2
 
