@@ -84,7 +84,7 @@ class _Lowering:
         self.compute = {}
         for family, settings in schedule.compute.items():
             try:
-                self.compute[family] = compute_config(family, settings, arch=device.arch, ttnn_api=device.ttnn_api)
+                self.compute[family] = compute_config(family, settings, arch=device.arch)
             except Violation as v:
                 raise LegalityError(f"{family} ops", v.rule, v.detail, v.key) from None
         # ttnn 0.81 layernorm reduction fields; API v0.55's LayerNormShardedMultiCoreProgramConfig has none.

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from kernels.compute import COMPUTE_DEFAULTS
+
 from .errors import ScheduleError
 
 SCHEDULE_ROOT = Path(__file__).resolve().parent.parent / "schedules"
@@ -42,14 +44,6 @@ RATE_KEYS = ("matmul_tile_cycles", "noc_bytes_per_cycle", "op_dispatch_us")
 # Op families that take a compute_kernel_config, and the settings each one gets.
 COMPUTE_FAMILIES = ("matmul", "softmax", "layernorm")
 COMPUTE_FIELDS = ("math_fidelity", "math_approx_mode", "fp32_dest_acc_en", "packer_l1_acc")
-# What ttnn 0.81 runs when an op gets no compute_kernel_config (ttnn/cpp/ttnn/operations/core/compute_kernel/
-# compute_kernel_config.cpp init_device_compute_kernel_config, as each op calls it: matmul with a program config
-# and a non-fp32 output, softmax, layernorm). A schedule states only what it changes.
-COMPUTE_DEFAULTS = {
-    "matmul": {"math_fidelity": "LoFi", "math_approx_mode": False, "fp32_dest_acc_en": False, "packer_l1_acc": True},
-    "softmax": {"math_fidelity": "HiFi4", "math_approx_mode": True, "fp32_dest_acc_en": False, "packer_l1_acc": False},
-    "layernorm": {"math_fidelity": "HiFi4", "math_approx_mode": False, "fp32_dest_acc_en": True, "packer_l1_acc": False},
-}
 # fused_activation=(GELU, fast_and_approximate_mode): the reference runs the fast approximation; HF BERT uses erf.
 GELU_MODES = ("fast_approximate", "erf")
 DISPATCH_CORE_TYPES = ("WORKER", "ETH")

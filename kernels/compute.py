@@ -15,6 +15,15 @@ from dataclasses import dataclass
 
 from .common import MAX_SUBBLOCK_TILES, require
 
+# What ttnn 0.81 runs when an op gets no compute_kernel_config (ttnn/cpp/ttnn/operations/core/compute_kernel/
+# compute_kernel_config.cpp init_device_compute_kernel_config, as each op calls it: matmul with a program config
+# and a non-fp32 output, softmax, layernorm). A schedule states only what it changes.
+COMPUTE_DEFAULTS = {
+    "matmul": {"math_fidelity": "LoFi", "math_approx_mode": False, "fp32_dest_acc_en": False, "packer_l1_acc": True},
+    "softmax": {"math_fidelity": "HiFi4", "math_approx_mode": True, "fp32_dest_acc_en": False, "packer_l1_acc": False},
+    "layernorm": {"math_fidelity": "HiFi4", "math_approx_mode": False, "fp32_dest_acc_en": True, "packer_l1_acc": False},
+}
+
 # With fp32 accumulation the destination register file holds half as many tiles (tt-bert-reference.md §3:
 # out_subblock_h * out_subblock_w <= 4 with fp32 accumulation).
 MAX_SUBBLOCK_TILES_FP32_DEST = 4
@@ -44,11 +53,9 @@ class ComputeConfig:
         return f"ttnn.{self.ttnn_class}(" + ", ".join(parts) + ")"
 
 
-def compute_config(family: str, settings: dict, *, arch: str, ttnn_api: str) -> ComputeConfig:
+def compute_config(family: str, settings: dict, *, arch: str) -> ComputeConfig:
     """The config class and fields the device's API level has, from the schedule's settings over ttnn's defaults;
     refuses settings the hardware lacks."""
-    from compiler.schedule import COMPUTE_DEFAULTS
-
     key = f"compute.{family}"
     if arch == "grayskull":
         for flag in ("fp32_dest_acc_en", "packer_l1_acc"):
