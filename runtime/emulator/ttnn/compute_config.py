@@ -581,22 +581,26 @@ if _nb is not None:
                 else:
                     out_bits[i] = b & -65536
 
+    # the SFPU's fast exp of one element, as bits: _nb_exp_approx and the fused softmax kernel below share it
+    @_nb.njit(inline="always")
+    def _exp_apx(y):
+        if y < _EXP_THRESHOLD:
+            y = _np.float32(_EXP_THRESHOLD)
+        t = abs(_np.float32(_np.float64(y) * _EXP_A + _EXP_B_MINUS_C))
+        if t < 0.5:
+            m = 0
+        elif t >= 65535.0 or t != t:
+            m = 65535
+        else:
+            m = int(_np.floor(_np.float64(t) + 0.5))
+            if m > 65535:
+                m = 65535
+        return _np.int64(m << 15)
+
     @_nb.njit(nogil=True, cache=True, boundscheck=False)
     def _nb_exp_approx(x, out, out_bits, store16):
         for i in range(x.size):
-            y = x[i]
-            if y < _EXP_THRESHOLD:
-                y = _np.float32(_EXP_THRESHOLD)
-            t = abs(_np.float32(_np.float64(y) * _EXP_A + _EXP_B_MINUS_C))
-            if t < 0.5:
-                m = 0
-            elif t >= 65535.0 or t != t:
-                m = 65535
-            else:
-                m = int(_np.floor(_np.float64(t) + 0.5))
-                if m > 65535:
-                    m = 65535
-            b = m << 15
+            b = _exp_apx(x[i])
             if (b & 0x7F800000) == 0:
                 b = 0                        # denormal: flushed (the FPU and packers keep no denormals)
             elif store16:
@@ -780,21 +784,6 @@ if _nb is not None:
         if phases >= 4:
             d = _r16(d + al * bl, fp32)
         return d
-
-    @_nb.njit(inline="always")
-    def _exp_apx(y):
-        if y < _EXP_THRESHOLD:
-            y = _np.float32(_EXP_THRESHOLD)
-        t = abs(_np.float32(_np.float64(y) * _EXP_A + _EXP_B_MINUS_C))
-        if t < 0.5:
-            m = 0
-        elif t >= 65535.0 or t != t:
-            m = 65535
-        else:
-            m = int(_np.floor(_np.float64(t) + 0.5))
-            if m > 65535:
-                m = 65535
-        return _np.int64(m << 15)
 
     @_nb.njit(inline="always")
     def _mad(a, b, c):
