@@ -17,7 +17,8 @@ from .manifest import manifest
 from .model_source import resolve_model
 from .passes.pipeline import check_lowered, run_passes
 from .program import Program
-from .schedule import Device, Schedule, check_seq_len, default_schedule_for, find_device, find_schedule
+from .schedule import (Device, Schedule, check_seq_len, default_schedule_for, find_device, find_schedule,
+                       with_precision)
 from .trace import trace_bert
 
 def device_for_arch(arch: str, batch: int, eth_dispatch: bool) -> Device:
@@ -47,8 +48,8 @@ class BuildResult:
 
 
 def compile_model(*, batch: int, device: Device, schedule: Schedule | None = None, model: str | None = None,
-                  architecture: str = "BertForQuestionAnswering") -> BuildResult:
-    schedule = schedule or default_schedule_for(device)
+                  architecture: str = "BertForQuestionAnswering", precision: str = "reference") -> BuildResult:
+    schedule = with_precision(schedule or default_schedule_for(device), precision, device.arch)
     if schedule.device != device.name:
         raise ScheduleError(f"{schedule.path}: schedule is for device '{schedule.device}', not '{device.name}'; "
                             f"pass a schedule written for {device.name}")

@@ -23,7 +23,7 @@ def _build(args) -> int:
     device, schedule = resolve_target(args.arch, args.device, args.schedule, args.batch, args.eth_dispatch)
     if args.search and not device.rates:
         raise UserError(f"--search needs the cost model's rates: {device.path} has no 'rates' section")
-    result = compile_model(batch=args.batch, device=device, schedule=schedule, model=args.model)
+    result = compile_model(batch=args.batch, device=device, schedule=schedule, model=args.model, precision=args.precision)
     out = Path(args.output or f"build/{device.name}-b{args.batch}")
     write_build(result, out)
     p = result.program
@@ -72,6 +72,8 @@ def _check_schedule(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from .schedule import precision_profiles
+
     p = _Parser(prog="python -m compiler", description="Compile Hugging Face BERT to TT-NN programs.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     b = sub.add_parser("build", help="trace, schedule and emit a TT-NN program")
@@ -80,6 +82,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=int, required=True)
     b.add_argument("--model", help="HF model id (local cache or shipped config) or checkpoint directory")
     b.add_argument("--schedule", help="schedule YAML (default: schedules/bert/<device>.yaml)")
+    b.add_argument("--precision", choices=precision_profiles(), default="reference",
+                   help="reference (default): the schedule's own compute settings, as Tenstorrent's reference ran; "
+                        "accurate: erf GELU, exact exp, HiFi2 matmuls with fp32 accumulation (schedules/precision/)")
     b.add_argument("--eth-dispatch", action="store_true", help="Wormhole with ethernet dispatch (8x8 grid)")
     b.add_argument("-o", "--output", help="output directory (default build/<device>-b<batch>)")
     b.add_argument("--search", action="store_true", help="also try legal alternatives to the schedule and print the "

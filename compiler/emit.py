@@ -175,6 +175,7 @@ def render(program: Program) -> str:
         model_name=program.model_name, compiler_version=COMPILER_VERSION, device_name=dev.name, arch=dev.arch,
         device_grid=f"{dev.grid_x}x{dev.grid_y}", dispatch=dev.dispatch, ttnn_api=dev.ttnn_api, batch=program.batch,
         seq_len=program.seq_len, schedule_file=_display_path(sched.path), schedule_sha=sched.sha256[:16],
+        precision=sched.precision, precision_sha=sched.precision_sha256[:16],
         config_hash=program.config_hash, grid=program.grid, orientation=program.orientation,
         grid_reason=program.grid_reason, peak_l1=program.peak_l1_bytes_per_core, l1_bytes=dev.l1_bytes_per_core,
         hidden=program.hidden_size, heads=program.num_heads, layers=program.num_layers,

@@ -31,6 +31,7 @@ def manifest(program: Program, program_sha256: str) -> dict:
                         "dram_channels": dev.dram_channels, "clock_ghz": dev.clock_ghz,
                         "dram_bandwidth_gb_s": dev.dram_bandwidth_gb_s, "dispatch": dev.dispatch},
         "schedule_file": _display_path(sched.path), "schedule_sha256": sched.sha256,
+        "precision": sched.precision, "precision_sha256": sched.precision_sha256 or None,
         "batch": program.batch, "seq_len": program.seq_len,
         "grid": list(program.grid), "hidden_cores": program.hidden_cores, "shard_orientation": program.orientation,
         "grid_reason": program.grid_reason,

@@ -21,6 +21,7 @@ from .errors import ScheduleError
 SCHEDULE_ROOT = Path(__file__).resolve().parent.parent / "schedules"
 DEVICE_DIR = SCHEDULE_ROOT / "devices"
 BERT_DIR = SCHEDULE_ROOT / "bert"
+PRECISION_DIR = SCHEDULE_ROOT / "precision"
 
 DTYPES = ("bfloat16", "bfloat8_b", "bfloat4_b", "float32")
 ORIENTATIONS = ("ROW_MAJOR", "COL_MAJOR")
@@ -38,7 +39,8 @@ _ALL_KEYS = set(OVERRIDE_FIELDS) | set(OP_ROLES) | {
     "embeddings_output", "attention_mask", "qa_output", "placement", "embeddings", "hidden", "attention",
     "qa_head", "math_fidelity", "overrides", "open_device", "dispatch_core_type", "l1_small_size", "trace_region_size",
     "num_command_queues", "enable_program_cache", "compute", "matmul", "softmax", "layernorm", "math_approx_mode",
-    "fp32_dest_acc_en", "packer_l1_acc", "gelu", "layernorm_reduction", "legacy_reduction", "use_welford"}
+    "fp32_dest_acc_en", "packer_l1_acc", "gelu", "layernorm_reduction", "legacy_reduction", "use_welford",
+    "by_arch", "grayskull", "wormhole_b0", "blackhole"}
 # Device hardware rates read by the cost model (compiler/cost_model.py); optional in a device file.
 RATE_KEYS = ("matmul_tile_cycles", "noc_bytes_per_cycle", "op_dispatch_us")
 # Op families that take a compute_kernel_config, and the settings each one gets.
@@ -46,6 +48,7 @@ COMPUTE_FAMILIES = ("matmul", "softmax", "layernorm")
 COMPUTE_FIELDS = ("math_fidelity", "math_approx_mode", "fp32_dest_acc_en", "packer_l1_acc")
 # fused_activation=(GELU, fast_and_approximate_mode): the reference runs the fast approximation; HF BERT uses erf.
 GELU_MODES = ("fast_approximate", "erf")
+ARCHES = ("grayskull", "wormhole_b0", "blackhole")
 DISPATCH_CORE_TYPES = ("WORKER", "ETH")
 TTNN_APIS = ("0.81", "v0.55")
 _ALL_KEYS |= {"rates", *RATE_KEYS, *MATH_FIDELITIES}
@@ -197,6 +200,8 @@ class Schedule:
     compute: dict = field(default_factory=lambda: {f: {} for f in COMPUTE_FAMILIES})   # only what the file sets
     gelu: str = "fast_approximate"
     layernorm_reduction: dict = field(default_factory=lambda: dict(_LAYERNORM_REDUCTION_DEFAULTS))
+    precision: str = "reference"          # a profile from schedules/precision/ laid over the file, or as written
+    precision_sha256: str = ""
 
     @property
     def math_fidelity(self) -> str:
@@ -274,7 +279,7 @@ def load_device(path: Path) -> Device:
     if tile != [32, 32]:
         raise ScheduleError(f"{path}: 'tile' must be [32, 32] (TT-NN tiles are 32x32), got {tile}")
     dev = Device(
-        name=r.get("name", str), arch=r.get("arch", str, choices=("grayskull", "wormhole_b0", "blackhole")),
+        name=r.get("name", str), arch=r.get("arch", str, choices=ARCHES),
         grid_x=grid.positive("x"), grid_y=grid.positive("y"), l1_bytes_per_core=r.positive("l1_bytes_per_core"),
         dram_channels=dram.positive("channels"), dram_bytes_per_channel=dram.positive("bytes_per_channel"),
         dram_bandwidth_gb_s=float(dram.get("bandwidth_gb_s", float)), tile=(32, 32),
@@ -354,6 +359,33 @@ def load_schedule(path: Path) -> Schedule:
     if sched.seq_len % 32:
         raise ScheduleError(f"{path}: 'seq_len' {sched.seq_len} is not a multiple of 32 (tile height); use e.g. 384")
     return sched
+
+
+def precision_profiles() -> tuple[str, ...]:
+    """`reference` (the schedule as written) and every profile file in schedules/precision/."""
+    return ("reference",) + tuple(sorted(p.stem for p in PRECISION_DIR.glob("*.yaml")))
+
+
+def with_precision(schedule: Schedule, name: str, arch: str) -> Schedule:
+    """The schedule with a precision profile's compute fields and GELU laid over it, then the profile's
+    `by_arch` section for this architecture (reference: the schedule unchanged)."""
+    if name == "reference":
+        return schedule
+    path = PRECISION_DIR / f"{name}.yaml"
+    if name not in precision_profiles():
+        raise ScheduleError(f"unknown precision profile '{name}'; pick one of {', '.join(precision_profiles())}")
+    r = _Reader(path, _load_yaml(path, "precision profile"))
+    by_arch = r.sub("by_arch", None)
+    compute, gelu = {family: dict(schedule.compute.get(family, {})) for family in COMPUTE_FAMILIES}, schedule.gelu
+    for layer_arch, layer in [(arch, r)] + [(a, by_arch.sub(a, None)) for a in ARCHES]:
+        fields, layer_gelu = _read_compute(layer, path), layer.get("gelu", str, None, choices=GELU_MODES)
+        layer.finish()   # every section is checked, only this architecture's applies
+        if layer_arch == arch:
+            for family, values in fields.items():
+                compute[family].update(values)
+            gelu = layer_gelu or gelu
+    by_arch.finish()   # an architecture this compiler does not know is a typo
+    return replace(schedule, compute=compute, gelu=gelu, precision=name, precision_sha256=_sha(path))
 
 
 def check_seq_len(schedule: Schedule, config) -> None:

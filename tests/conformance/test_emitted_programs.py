@@ -1,5 +1,6 @@
-"""Every program the compiler emits for the seed targets (and two other batches) passes the real
-ttnn check: each ttnn.* call resolves and accepts its keywords, each config object constructs."""
+"""Every program the compiler emits for the seed targets (and two other batches, and the seed targets at
+`--precision accurate`) passes the real ttnn check: each ttnn.* call resolves and accepts its keywords, each
+config object constructs."""
 import sys
 from pathlib import Path
 
@@ -7,15 +8,17 @@ from compiler.build import compile_model, write_build
 from compiler.schedule import find_device
 from conformance.harness import run_program_check
 
-TARGETS = [("grayskull_e150", 12), ("wormhole_n300", 7), ("wormhole_n300_eth", 8), ("wormhole_n300", 3), ("grayskull_e150", 5)]
+SEEDS = [("grayskull_e150", 12, "reference"), ("wormhole_n300", 7, "reference"), ("wormhole_n300_eth", 8, "reference")]
+TARGETS = SEEDS + [("wormhole_n300", 3, "reference"), ("grayskull_e150", 5, "reference")] + [
+    (device, batch, "accurate") for device, batch, _ in SEEDS]
 
 
 def test_emitted_programs_pass_real_ttnn_check(tmp_path):
     paths = []
-    for device, batch in TARGETS:
-        result = compile_model(batch=batch, device=find_device(device))
-        write_build(result, tmp_path / f"{device}-b{batch}")
-        paths.append(tmp_path / f"{device}-b{batch}" / "program.py")
+    for device, batch, precision in TARGETS:
+        result = compile_model(batch=batch, device=find_device(device), precision=precision)
+        write_build(result, tmp_path / f"{device}-b{batch}-{precision}")
+        paths.append(tmp_path / f"{device}-b{batch}-{precision}" / "program.py")
     summary = run_program_check(paths)
     totals = summary["totals"]
     print(f"checked {totals['ttnn_calls_checked']} ttnn calls and constructed {totals['configs_constructed']} "
