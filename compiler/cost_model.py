@@ -114,7 +114,7 @@ CONSTANTS = load_constants()
 _ELTWISE_PER_MATMUL = 0.5
 _REDUCE_PER_MATMUL = 0.25
 _PHASES = {"LoFi": 1, "HiFi2": 2, "HiFi3": 3, "HiFi4": 4}
-# Softmax and layernorm run HiFi4 in ttnn's defaults (tt-bert-reference.md §1).
+# Softmax and layernorm run HiFi4 in ttnn's defaults (tt-bert-reference.md §1) unless the op says otherwise.
 _NORM_FIDELITY = "HiFi4"
 
 BOTTLENECKS = ("compute", "DRAM", "NoC")
@@ -277,21 +277,29 @@ def _weights(op: dict) -> tuple[int, int, int]:
     return nbytes, tiles, k
 
 
+def _packer_l1_acc(op: dict) -> bool:
+    """The op's packer_l1_acc (ttnn's matmul default on, as the reference runs; a schedule may turn it off)."""
+    return bool((op.get("compute_kernel_config") or {}).get("packer_l1_acc", True))
+
+
 # ---- op families ----------------------------------------------------------------------------------------
 def _matmul_compute(ctx: _Ctx, m: int, n: int, k: int, kb: int, h: int, w: int, fidelity: str,
-                    bias: bool, gelu: bool, in0: str = "bfloat8_b", in1: str = "bfloat8_b") -> tuple[float, str]:
+                    bias: bool, gelu: bool, in0: str = "bfloat8_b", in1: str = "bfloat8_b",
+                    packer_l1_acc: bool = True) -> tuple[float, str]:
     """Cycles of one core's matmul: per K block and output subblock the unpacker feeds h in0 and w in1 tiles per
-    K tile, the matrix engine does h*w tile products per K tile and the packer writes (or, with packer_l1_acc,
-    accumulates) the h*w partial tiles once; the three threads overlap, so the slowest sets the pace. Each
+    K tile, the matrix engine does h*w tile products per K tile and the packer writes (with packer_l1_acc:
+    accumulates into L1) the h*w partial tiles once; without packer_l1_acc every K block after the first also
+    unpacks the partials back (bfloat16). The three threads overlap, so the slowest sets the pace. Each
     matmul_block call (one subblock, one K tile) adds a fixed cost; bias and GELU run once on the output."""
     c = ctx.c
     tc = ctx.tile_cycles[fidelity]
     kb = max(1, min(kb, k))
     blocks = max(1, k // kb)
     subblocks = (m // h) * (n // w)
-    per_block = max(kb * h * w * tc,                                            # math
-                    kb * (h * ctx.unpack_cycles(in0) + w * ctx.unpack_cycles(in1)),  # unpack
-                    h * w * c.pack_tile_cycles)                                 # pack
+    reload = 0.0 if packer_l1_acc else h * w * ctx.unpack_cycles("bfloat16") * (blocks - 1) / blocks
+    per_block = max(kb * h * w * tc,                                                      # math
+                    kb * (h * ctx.unpack_cycles(in0) + w * ctx.unpack_cycles(in1)) + reload,  # unpack
+                    h * w * c.pack_tile_cycles)                                           # pack
     engine = subblocks * blocks * per_block + subblocks * k * c.matmul_call_cycles
     out = m * n
     epilogue = 0.0
@@ -314,7 +322,7 @@ def _linear_mcast(op: dict, ctx: _Ctx) -> OpCost:
     bias = len(op.get("weights") or []) > 1
     w_dtype = (op.get("weights") or [{"dtype": "bfloat8_b"}])[0]["dtype"]
     cycles, detail = _matmul_compute(ctx, m, n, k, kb, h, w, fidelity, bias, str(cfg.get("fused_activation")).startswith("gelu"),
-                                     in0=op["dtype"], in1=w_dtype)
+                                     in0=op["dtype"], in1=w_dtype, packer_l1_acc=_packer_l1_acc(op))
     blocks = max(1, k // kb)
     # 2D multicast: each core receives the activation row block (M x K, minus its own shard) and the weight
     # column block (K x N) on the two NoCs, one handshake per K block each.
@@ -350,7 +358,7 @@ def _batched_matmul(op: dict, ctx: _Ctx) -> OpCost:
     head_dim_tiles = max(1, ctx.hidden // ctx.heads // TILE)
     k = {"attention_scores": head_dim_tiles, "attention_context": ctx.seq // TILE}.get(op["role"], kb)
     cycles, detail = _matmul_compute(ctx, m, n, k, kb, h, w, op.get("math_fidelity") or "LoFi", False, False,
-                                     in0=op["dtype"], in1=op["dtype"])
+                                     in0=op["dtype"], in1=op["dtype"], packer_l1_acc=_packer_l1_acc(op))
     return _cost(op, ctx, compute=ctx.us(cycles), dram=0.0, noc=0.0, detail=detail)
 
 
@@ -359,19 +367,19 @@ def _softmax(op: dict, ctx: _Ctx) -> OpCost:
     tiles = _shard_tiles(op) or math.ceil(_tiles(op["output_shapes"][0]) / ctx.grid_cores)
     rows = cfg.get("block_h") or max(1, tiles // max(1, ctx.seq // TILE))
     sub = cfg.get("subblock_w") or 1
-    c, dt = ctx.c, op["dtype"]
+    c, dt, fid = ctx.c, op["dtype"], op.get("math_fidelity") or _NORM_FIDELITY
     # scale (mul), + mask (add, broadcast), exp (SFPU), row sum (reduce), 1/sum (SFPU, one tile per row), x * 1/sum
-    cycles = (ctx.pass_cycles(tiles, "mul", block=sub, dtype=dt) + ctx.pass_cycles(tiles, "add", block=sub, dtype=dt)
-              + tiles * c.sfpu_exp_tile_cycles + ctx.pass_cycles(tiles, "reduce", block=sub, dtype=dt)
-              + rows * c.sfpu_recip_tile_cycles + ctx.pass_cycles(tiles, "mul", block=sub, dtype=dt))
+    cycles = (ctx.pass_cycles(tiles, "mul", block=sub, dtype=dt, fidelity=fid) + ctx.pass_cycles(tiles, "add", block=sub, dtype=dt, fidelity=fid)
+              + tiles * c.sfpu_exp_tile_cycles + ctx.pass_cycles(tiles, "reduce", block=sub, dtype=dt, fidelity=fid)
+              + rows * c.sfpu_recip_tile_cycles + ctx.pass_cycles(tiles, "mul", block=sub, dtype=dt, fidelity=fid))
     mask = rows * _tile_bytes("bfloat16")              # the mask row block, read from interleaved L1
     return _cost(op, ctx, compute=ctx.us(cycles), dram=0.0, noc=ctx.noc_us(mask, syncs=1),
-                 detail=f"{tiles} tiles/core ({rows} rows), subblock_w {sub}, HiFi4")
+                 detail=f"{tiles} tiles/core ({rows} rows), subblock_w {sub}, {fid}")
 
 
 def _layernorm(op: dict, ctx: _Ctx) -> OpCost:
     cfg = op["program_config"]
-    c, dt = ctx.c, op["dtype"]
+    c, dt, fid = ctx.c, op["dtype"], op.get("math_fidelity") or _NORM_FIDELITY
     act = _tile_bytes(dt)
     residual = op.get("ttnn_op") == "ttnn.layer_norm" and len(op.get("weights") or []) >= 2
     if cfg:                                            # block-sharded: rows split across the hidden cores
@@ -381,17 +389,17 @@ def _layernorm(op: dict, ctx: _Ctx) -> OpCost:
         stats = 2 * 2 * bh * _tile_bytes("bfloat16")
         noc = ctx.noc_us(stats, syncs=4)
         gamma_beta = 2 * bw * _tile_bytes("bfloat16")
-        detail = f"{tiles} tiles/core ({bh}x{bw}), subblock_w {sub}, HiFi4, stats across {ctx.hidden_cores} cores"
+        detail = f"{tiles} tiles/core ({bh}x{bw}), subblock_w {sub}, {fid}, stats across {ctx.hidden_cores} cores"
     else:                                              # interleaved: whole rows per core
         tiles = math.ceil(_tiles(op["output_shapes"][0]) / ctx.device_cores)
         bw = max(1, op["output_shapes"][0][-1] // TILE)
         bh, sub = max(1, tiles // bw), bw
         noc = ctx.noc_us(tiles * act * 3)               # input, residual in, output out over interleaved banks
         gamma_beta = 2 * bw * _tile_bytes("bfloat16")
-        detail = f"{tiles} tiles/core, interleaved, HiFi4"
-    cycles = (ctx.pass_cycles(tiles, "add", block=sub, dtype=dt) * (3 if residual else 2)    # + residual, - mean, + beta
-              + ctx.pass_cycles(tiles, "mul", block=sub, dtype=dt) * 3                         # square, * rstd, * gamma
-              + ctx.pass_cycles(tiles, "reduce", block=sub, dtype=dt) * 2                      # E[x], E[x^2]
+        detail = f"{tiles} tiles/core, interleaved, {fid}"
+    cycles = (ctx.pass_cycles(tiles, "add", block=sub, dtype=dt, fidelity=fid) * (3 if residual else 2)    # + residual, - mean, + beta
+              + ctx.pass_cycles(tiles, "mul", block=sub, dtype=dt, fidelity=fid) * 3                         # square, * rstd, * gamma
+              + ctx.pass_cycles(tiles, "reduce", block=sub, dtype=dt, fidelity=fid) * 2                      # E[x], E[x^2]
               + bh * c.sfpu_recip_tile_cycles)                                       # rsqrt(var + eps) per row
     return _cost(op, ctx, compute=ctx.us(cycles), dram=ctx.dram_us(gamma_beta), noc=noc, detail=detail)
 
@@ -449,7 +457,7 @@ def op_cost(op: dict, ctx: _Ctx) -> OpCost:
         return _softmax(op, ctx)
     if kind == "layer_norm":
         return _layernorm(op, ctx)
-    if kind in ("split_heads", "concat_heads", "to_sharded", "to_interleaved"):
+    if kind in ("split_heads", "concat_heads", "to_sharded", "to_interleaved", "reshard"):
         return _data_movement(op, ctx)
     if kind == "embedding":
         return _embedding(op, ctx)

@@ -1,11 +1,13 @@
 """`explain --csv PATH`: the predictions as tt-metal's ops_perf_results CSV, so predicted and measured runs go
 through the same tools (tt-perf-report on PyPI reads both).
 
-The columns are the device profiler's (tt-metal tools/tracy/process_ops_logs.py OPS_CSV_HEADER) followed by
-the per-tensor columns it expands INPUTS and OUTPUTS into (INPUT_0_W_PAD[LOGICAL] ... OUTPUT_0_MEMORY), the
-"v2.1" layout tt-perf-report detects by DEVICE ARCH. Each op is one row: DEVICE KERNEL DURATION [ns] is the
+The columns are the device profiler's (tenstorrent/tt-metal tools/tracy/process_ops_logs.py OPS_CSV_HEADER)
+followed by the per-tensor columns it expands INPUTS and OUTPUTS into (INPUT_0_W_PAD[LOGICAL] ...
+OUTPUT_0_MEMORY, values "padded[logical]"), the "v2.1" layout tt-perf-report detects by DEVICE ARCH. Each op is one row: DEVICE KERNEL DURATION [ns] is the
 predicted kernel time, OP TO OP LATENCY [ns] the device file's op-to-op gap, HOST START TS a running
-timestamp (so the tool keeps program order). Columns the model has no value for stay empty.
+timestamp (so the tool keeps program order). Columns the model has no value for stay empty. DEVICE ARCH is
+the build's arch as the manifest names it; tt-perf-report 1.4 knows wormhole and blackhole, not grayskull
+(pass it --arch wormhole to read a Grayskull build's file).
 """
 from __future__ import annotations
 
@@ -27,8 +29,15 @@ OPS_CSV_HEADER = [
     "DEVICE TRISC2 KERNEL DURATION [ns]", "DEVICE ERISC KERNEL DURATION [ns]", "DEVICE COMPUTE CB WAIT FRONT [ns]",
     "DEVICE COMPUTE CB RESERVE BACK [ns]", "DISPATCH TOTAL CQ CMD OP TIME [ns]", "DISPATCH GO SEND WAIT TIME [ns]",
     "INPUTS", "OUTPUTS", "METAL TRACE ID", "METAL TRACE REPLAY SESSION ID", "COMPUTE KERNEL SOURCE",
-    "COMPUTE KERNEL HASH", "DATA MOVEMENT KERNEL SOURCE", "DATA MOVEMENT KERNEL HASH", "PM IDEAL [ns]",
-    "PM COMPUTE [ns]", "PM BANDWIDTH [ns]", "PM REQ I BW", "PM REQ O BW",
+    "COMPUTE KERNEL HASH", "DATA MOVEMENT KERNEL SOURCE", "DATA MOVEMENT KERNEL HASH",
+    "TENSIX DM 0 MAX KERNEL SIZE [B]", "TENSIX DM 1 MAX KERNEL SIZE [B]", "TENSIX COMPUTE 0 MAX KERNEL SIZE [B]",
+    "TENSIX COMPUTE 1 MAX KERNEL SIZE [B]", "TENSIX COMPUTE 2 MAX KERNEL SIZE [B]", "ACTIVE ETH DM 0 MAX KERNEL SIZE [B]",
+    "ACTIVE ETH DM 1 MAX KERNEL SIZE [B]", "IDLE ETH DM 0 MAX KERNEL SIZE [B]", "IDLE ETH DM 1 MAX KERNEL SIZE [B]",
+    "PM IDEAL [ns]", "PM COMPUTE [ns]", "PM BANDWIDTH [ns]", "PM REQ I BW", "PM REQ O BW", "PM FPU UTIL (%)",
+    "NOC UTIL (%)", "DRAM BW UTIL (%)", "ETH BW UTIL (%)", "NPE CONG IMPACT (%)", "SFPU Util Min (%)",
+    "SFPU Util Median (%)", "SFPU Util Max (%)", "Avg SFPU util on full grid (%)", "FPU Util Min (%)",
+    "FPU Util Median (%)", "FPU Util Max (%)", "Avg FPU util on full grid (%)", "MATH Util Min (%)",
+    "MATH Util Median (%)", "MATH Util Max (%)", "Avg Math util on full grid (%)",
 ]
 _TENSOR_FIELDS = ["W_PAD[LOGICAL]", "Z_PAD[LOGICAL]", "Y_PAD[LOGICAL]", "X_PAD[LOGICAL]", "LAYOUT", "DATATYPE", "MEMORY"]
 _TENSORS = ["INPUT_0", "INPUT_1", "OUTPUT_0"]
@@ -38,7 +47,7 @@ HEADER = OPS_CSV_HEADER + [f"{t}_{f}" for t in _TENSORS for f in _TENSOR_FIELDS]
 _OP_CODE = {"linear": "Matmul", "matmul": "Matmul", "scale_mask_softmax": "Softmax", "layer_norm": "LayerNorm",
             "split_heads": "CreateQKVHeadsDeviceOperation", "concat_heads": "NLPConcatHeads",
             "to_sharded": "InterleavedToSharded", "to_interleaved": "ShardedToInterleaved",
-            "embedding": "Embeddings"}
+            "embedding": "Embeddings", "reshard": "Reshard"}
 
 
 def _memory(placement: dict | None) -> str:
