@@ -6,8 +6,9 @@ Builds bert-large (shipped config, no weights needed) for GS E150 batch 12, WH N
 dispatch and WH N300 batch 7, and prints the predicted device-kernel throughput next to the published one
 (tt-bert-reference.md §4, §7). The WH batch-7 figure is 7 / 25.0 ms of the batch-8 config's kernels
 (tt-metal's device-perf test runs the batch-8 config for it); our batch-7 program gives every core the same
-work as the batch-8 one, so its prediction is compared as is. tests/compiler/test_cost_model.py guards
-the same numbers (within 20 %).
+work as the batch-8 one, so its prediction is compared as is. These figures are held out from the fit of the
+cost model's constants (compiler/cost_fit.py); benchmarks/cost_model_validation.py covers them and the other
+published BERT figures, with what each prediction lacks.
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"{r['device'] + ' b' + str(r['batch']):24} {r['published']:>11.0f} {r['predicted']:>11.1f} "
               f"{r['device_kernel_ms']:>10.2f} {r['error_pct']:>+6.1f}% {r['with_dispatch']:>11.1f}")
-    print(f"largest error {max(abs(r['error_pct']) for r in rows):.1f}% (tolerance 20%)")
+    print(f"largest error {max(abs(r['error_pct']) for r in rows):.1f}% (held out; target 20%)")
     return 0
 
 

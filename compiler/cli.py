@@ -47,7 +47,7 @@ def _build(args) -> int:
 def _explain(args) -> int:
     from .explain import run_explain
 
-    return run_explain(args.build_dir, top=args.top, per_op=args.per_op)
+    return run_explain(args.build_dir, top=args.top, per_op=args.per_op, csv_path=args.csv, why=args.why)
 
 
 def _schedules(args) -> int:
@@ -94,6 +94,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("build_dir", metavar="BUILD_DIR", help="directory written by build (holds manifest.json)")
     e.add_argument("--top", type=int, default=25, help="lines in the ranking (0: all; default 25)")
     e.add_argument("--per-op", action="store_true", help="one line per op instead of one per op role and layer range")
+    e.add_argument("--csv", metavar="PATH", help="also write the predictions as tt-metal's ops_perf_results CSV "
+                   "(the device profiler's columns; tt-perf-report reads it)")
+    e.add_argument("--why", action="store_true", help="also print which cost-model constant moves each prediction most")
     e.set_defaults(func=_explain)
     s = sub.add_parser("schedules", help="list devices and schedules")
     s.set_defaults(func=_schedules)

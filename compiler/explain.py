@@ -2,7 +2,9 @@
 
 Reads the build's manifest.json, prices every op again with compiler/cost_model.py on the build's device
 file, and prints the time by role, then the ops ranked by predicted time with their bottleneck (compute,
-DRAM or NoC) and their L1 use per core.
+DRAM or NoC) and their L1 use per core. `--why` adds which cost-model constant moves each prediction most
+(compiler/sensitivity.py); `--csv PATH` writes the predictions as tt-metal's ops_perf_results CSV
+(compiler/perf_csv.py), which tt-perf-report reads.
 """
 from __future__ import annotations
 
@@ -120,7 +122,8 @@ def render(manifest: dict, pred: Prediction, top: int = 25, per_op: bool = False
     return "\n".join(out)
 
 
-def run_explain(build_dir: str, top: int = 25, per_op: bool = False) -> int:
+def run_explain(build_dir: str, top: int = 25, per_op: bool = False, csv_path: str | None = None,
+                why: bool = False) -> int:
     manifest = load_manifest(build_dir)
     device = device_of(manifest)
     pred = predict_manifest(manifest, device, where=str(Path(build_dir) / "manifest.json"))
@@ -131,6 +134,18 @@ def run_explain(build_dir: str, top: int = 25, per_op: bool = False) -> int:
     if stored is not None and abs(stored - pred.samples_per_s) > 0.05 * stored:
         notes.append(f"note: the manifest recorded {stored} sentences/s; the current cost model says {pred.samples_per_s:.1f}")
     print(render(manifest, pred, top, per_op))
+    if why:
+        from .sensitivity import render as render_why, sensitivity
+
+        print(render_why(manifest, pred, sensitivity(manifest, device)))
+    if csv_path:
+        from .perf_csv import write_csv
+
+        try:
+            n = write_csv(csv_path, manifest, pred)
+        except OSError as e:
+            raise UserError(f"cannot write --csv {csv_path}: {e.strerror or e}; pick another path") from None
+        print(f"wrote {n} predicted ops to {csv_path} (tt-metal ops_perf_results columns; read it with tt-perf-report)")
     for n in notes:
         print(n)
     return 0

@@ -1,15 +1,14 @@
-"""The cost model: calibration against the published BERT-large device figures, first-principles behaviour of
-op prices, `explain`, and `build --search`.
+"""The cost model: its constants fitted on published micro-benchmarks (not on the BERT figures), held-out
+validation printed by benchmarks/cost_model_validation.py, first-principles behaviour of op prices, `explain`
+(incl. --csv for tt-perf-report and --why), and `build --search`.
 
-Published figures (tt-bert-reference.md §4, §7) are batch / (sum of device kernel durations):
-GS E150 batch 12: 400 sentences/s; WH N300 batch 8 (ethernet dispatch, 8x8): 340; WH N300 batch 7: 280.
-The WH batch-7 figure comes from tt-metal's device-perf test running the *batch-8 config* and dividing by 7
-(test_perf_device_bert.py: `[7, "BERT_LARGE-batch_8-BFLOAT8_B-SHARDED", 280]`), i.e. 7 / 25.0 ms. Our batch-7
-program on the 8x7 grid gives every core exactly the work of the batch-8 program on 8x8 (one sequence per core
-row), so its predicted kernel time is the batch-8 one; we compare 7 / that time with 280, which is how the
-figure was computed, and check below that the two programs' predicted kernel times agree.
+No test asserts a BERT speed: the end-to-end figures are held out, and the benchmark prints the ratios.
+The WH batch-7 figure comes from tt-metal's device-perf test running the *batch-8 config* and dividing by 7;
+our batch-7 program on the 8x7 grid gives every core the work of the batch-8 program on 8x8, which a test
+below checks through the two programs' predicted kernel times.
 """
 import ast
+import csv
 import dataclasses
 import json
 import os
@@ -18,8 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from compiler import cost_model
+from compiler import cost_fit, cost_model
 from compiler.cli import main
 from compiler.errors import ScheduleError, UserError
 from compiler.explain import load_manifest
@@ -28,16 +28,12 @@ from compiler.manifest import manifest as make_manifest
 from compiler.passes.pipeline import run_passes
 from compiler.schedule import default_schedule_for, find_device, load_device
 from compiler.search import TTNN_SUBBLOCK_RULE, search
+from compiler.sensitivity import sensitivity
 
 from bert_helpers import traced
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLISHED = {  # device, batch -> sentences/s (device kernels only)
-    ("grayskull_e150", 12): 400.0,
-    ("wormhole_n300_eth", 8): 340.0,
-    ("wormhole_n300", 7): 280.0,
-}
-TOLERANCE = 0.20
+SEED_TARGETS = (("grayskull_e150", 12), ("wormhole_n300_eth", 8), ("wormhole_n300", 7))
 
 
 def _program(config: str, device_name: str, batch: int, schedule=None):
@@ -49,16 +45,56 @@ def _program(config: str, device_name: str, batch: int, schedule=None):
 @pytest.fixture(scope="module")
 def seed_manifests():
     """The bert-large manifests of the three seed targets (traces shared with test_schedules.py)."""
-    return {(d, b): make_manifest(_program("large", d, b), "") for d, b in PUBLISHED}
+    return {(d, b): make_manifest(_program("large", d, b), "") for d, b in SEED_TARGETS}
 
 
-def test_calibration_within_20_percent_of_published(seed_manifests):
-    errors = {}
-    for (device, batch), published in PUBLISHED.items():
-        predicted = seed_manifests[(device, batch)]["predicted_samples_per_s"]
-        errors[(device, batch)] = predicted / published - 1
-    assert all(abs(e) <= TOLERANCE for e in errors.values()), errors
-    # one shared set of constants priced all three: no code in the model looks at a device's name or arch
+# The fit reproduces the micro-benchmark table within these (measured spread of the table's own neighbours,
+# e.g. 2048x2048x2048 vs 2048x2048x3072 LoFi, is a few %): every row, and the root mean square.
+ROW_TOLERANCE = 0.15
+RMS_TOLERANCE = 0.08
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return cost_fit.fit()
+
+
+def test_fit_reproduces_the_microbenchmark_table(fitted):
+    errors = {f"{r.group} {r.label}": e for r, e in zip(fitted.rows, fitted.errors())}
+    assert len(errors) >= 40 and any(k.startswith("dram") for k in errors)
+    assert all(abs(e) <= ROW_TOLERANCE for e in errors.values()), {k: e for k, e in errors.items() if abs(e) > ROW_TOLERANCE}
+    rms = (sum(e * e for e in errors.values()) / len(errors)) ** 0.5
+    assert rms <= RMS_TOLERANCE, rms
+    # every fitted constant is determined by the table (finite, not huge relative standard error)
+    assert all(se < 0.5 for se in fitted.stderr.values()), fitted.stderr
+
+
+def test_shipped_constants_are_the_fit_of_the_shipped_table(fitted):
+    # compiler/cost_data/constants.yaml is what `python -m compiler.cost_fit --write` writes: rerunning the fit
+    # on the shipped table gives the same values, and CONSTANTS loads them
+    shipped = cost_model.load_constants()
+    for k in cost_model.FITTED:
+        assert getattr(fitted.constants, k) == pytest.approx(getattr(shipped, k), rel=2e-3), k
+        assert getattr(cost_model.CONSTANTS, k) == getattr(shipped, k)
+    assert cost_fit.constants_yaml(fitted).split("\n")[3:] == cost_model.FITTED_FILE.read_text().split("\n")[3:]
+
+
+def test_fit_moves_with_the_table(tmp_path):
+    # the fit reads the table: a table whose GEMMs all ran at half the utilization gives slower constants
+    data = yaml.safe_load(cost_fit.TABLE.read_text())
+    for family in data["gemm"]:
+        family["rows"] = [[m, k, n, d, u / 2] for m, k, n, d, u in family["rows"]]
+    slow = tmp_path / "slow.yaml"
+    slow.write_text(yaml.safe_dump(data))
+    base, halved = cost_fit.fit(), cost_fit.fit(slow)
+    gemm = [r for r in halved.rows if r.manifest is not None]
+    ratio = [cost_fit.predict_row(r, halved.constants, find_device("wormhole_n150"))
+             / cost_fit.predict_row(r, base.constants, find_device("wormhole_n150")) for r in gemm]
+    assert 1.6 < sum(ratio) / len(ratio) < 2.4
+
+
+def test_no_device_specific_code_in_the_model():
+    # one shared set of constants prices every device: no code in the model looks at a device's name or arch
     tree = ast.parse(Path(cost_model.__file__).read_text())
     docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
     code_words = {getattr(n, "id", None) or getattr(n, "attr", None) for n in ast.walk(tree)}
@@ -68,6 +104,22 @@ def test_calibration_within_20_percent_of_published(seed_manifests):
         assert not any(w and word in w.lower() for w in code_words), word
     assert not any(isinstance(n, ast.Attribute) and n.attr in ("name", "arch") and getattr(n.value, "id", "") == "device"
                    for n in ast.walk(tree))
+
+
+def test_validation_benchmark_prints_every_held_out_figure(monkeypatch, capsys):
+    # the benchmark's contract, on two cheap figures (2-layer models): each printed with published, predicted and
+    # error, and the schedule differences
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import cost_model_validation as bench
+    small = [dict(f, model={**f["model"], "num_hidden_layers": 2}) for f in bench.FIGURES if f["seq"] == 384][:1]
+    small += [dict(f, model={**f["model"], "num_hidden_layers": 2}) for f in bench.FIGURES if f["seq"] == 512]
+    monkeypatch.setattr(bench, "FIGURES", small)
+    assert bench.main([]) == 0
+    out = capsys.readouterr().out
+    for f in small:
+        line = next(l for l in out.splitlines() if l.startswith(f["name"]))
+        assert f"{f['published']:.0f}" in line and "%" in line
+    assert out.count("differs:") == len(small) and "largest held-out error" in out
 
 
 def test_wh_batch7_is_priced_as_the_batch8_program(seed_manifests):
@@ -105,9 +157,12 @@ def test_op_prices_follow_first_principles(seed_manifests):
     # a higher math fidelity repeats the multiplier passes: compute grows
     hifi4 = cost_model.op_cost({**ff1, "math_fidelity": "HiFi4"}, ctx)
     assert hifi4.compute_us > 1.5 * base.compute_us
-    # weights in bfloat16 read 2048 B per tile instead of 1088 B
+    # weights in bfloat16 read 2048 B per tile instead of 1088 B; FF1's 8 reader cores bound the read, each paying
+    # its bytes at the per-core rate plus a request cost per tile
     bf16 = cost_model.op_cost({**ff1, "weights": [{**w, "dtype": "bfloat16"} for w in ff1["weights"]]}, ctx)
-    assert bf16.dram_us / base.dram_us == pytest.approx(2048 / 1088, rel=1e-6)
+    c = cost_model.CONSTANTS
+    per_tile = {b: b / c.dram_reader_bytes_per_cycle + c.dram_reader_tile_cycles for b in (2048, 1088)}
+    assert bf16.dram_us / base.dram_us == pytest.approx(per_tile[2048] / per_tile[1088], rel=1e-3)
     # fewer, larger K blocks spill fewer partial sums; narrower subblocks reuse fewer operands
     cfg = ff1["program_config"]
     smaller_k_block = cost_model.op_cost({**ff1, "program_config": {**cfg, "in0_block_w": 1}}, ctx)
@@ -119,8 +174,10 @@ def test_op_prices_follow_first_principles(seed_manifests):
     wh_cycles, _ = mm(ctx, 12, 16, 32, 32, 1, 8, "LoFi", False, False)
     gs_cycles, _ = mm(gs, 12, 16, 32, 32, 1, 8, "LoFi", False, False)
     assert gs_cycles > wh_cycles and gs.us(gs_cycles) > ctx.us(wh_cycles)
-    # less DRAM bandwidth on Grayskull: the same weights take longer to read
-    assert cost_model.op_cost(ff1, gs).dram_us > 2 * base.dram_us
+    # less DRAM bandwidth on Grayskull (118 vs 288 GB/s): a whole-chip read of the same bytes takes longer
+    assert gs.dram_us(4 << 20) > 2 * ctx.dram_us(4 << 20)
+    # few reader cores cap the bandwidth at what each pulls from interleaved banks (fitted on small-M GEMMs)
+    assert ctx.dram_us(4 << 20, readers=2) > 3 * ctx.dram_us(4 << 20)
 
 
 def test_device_rates_are_read_strictly(tmp_path):
@@ -157,6 +214,51 @@ def test_explain_ranks_ops_with_bottleneck_and_l1(build_dir, capsys):
     assert times == sorted(times, reverse=True)
     assert main(["explain", str(build_dir), "--per-op", "--top", "0"]) == 0
     assert capsys.readouterr().out.count("layer23.") == 11
+
+
+def test_explain_csv_is_read_by_tt_perf_report(build_dir, tmp_path):
+    # Tenstorrent's own report tool reads our predicted ops_perf_results CSV like a measured one
+    pytest.importorskip("tt_perf_report")
+    out = tmp_path / "ops_perf_results_predicted.csv"
+    proc = _explain_cli(str(build_dir), "--top", "1", "--csv", str(out))
+    assert proc.returncode == 0, proc.stderr
+    m = load_manifest(build_dir)
+    with out.open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(m["ops"])
+    assert sum(float(r["DEVICE KERNEL DURATION [ns]"]) for r in rows) == pytest.approx(
+        m["prediction"]["device_kernel_ms"] * 1e6, rel=1e-3)
+    report_csv = tmp_path / "report.csv"
+    rep = subprocess.run([sys.executable, "-c", "from tt_perf_report.perf_report import main; main()", str(out),
+                          "--no-color", "--no-advice", "--no-summary", "--csv", str(report_csv)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert rep.returncode == 0, rep.stdout[-2000:] + rep.stderr[-2000:]
+    assert "Detected CSV format: v2.1" in rep.stdout and "Worker cores: 56" in rep.stdout
+    with report_csv.open() as f:
+        report = list(csv.DictReader(f))
+    assert len(report) == len(m["ops"])
+    codes = [r["OP Code"] for r in report]
+    # it recognised our matmuls (shapes parsed from the tensor columns) and every op family
+    assert any(c.startswith("Matmul b={7} x 384 x 1024 x 4096") for c in codes), codes[:12]
+    for family in ("Softmax", "LayerNorm", "CreateQKVHeadsDeviceOperation", "NLPConcatHeads", "Embeddings"):
+        assert any(c.startswith(family) for c in codes), family
+    ff1 = next(r for r in report if r["OP Code"].startswith("Matmul b={7} x 384 x 1024 x 4096"))
+    assert "LoFi" in ff1["Math Fidelity"] and float(ff1["FLOPs"]) > 0
+
+
+def test_explain_why_names_the_constant_that_moves_each_prediction(build_dir, capsys):
+    assert main(["explain", str(build_dir), "--top", "1", "--why"]) == 0
+    out = capsys.readouterr().out.split("why:")[1]
+    rows = {line.split()[0]: line for line in out.splitlines()[2:] if line.strip()}
+    # FF1 rests on the fitted unpack rate (faster unpacker -> shorter), softmax on the SFPU exp prior
+    assert "unpack_bytes_per_cycle* -0." in rows["ff1"] and "sfpu_exp_tile_cycles +0." in rows["attention_probs"]
+    m = load_manifest(build_dir)
+    sens = sensitivity(m, find_device("wormhole_n300"))
+    # elasticities of the total are the time-weighted mean of the per-op ones
+    pred = cost_model.predict(m, find_device("wormhole_n300"))
+    k = "unpack_bytes_per_cycle"
+    weighted = sum(op.us * e[k] for op, e in zip(pred.ops, sens.per_op)) / pred.device_kernel_us
+    assert sens.total[k] == pytest.approx(weighted, rel=1e-6) and sens.total[k] < -0.1
 
 
 def _explain_cli(*args):
@@ -221,9 +323,12 @@ def test_search_finds_a_better_config_than_a_poor_schedule(large2_wh7):
     assert result.best is not result.reference
     assert result.best.samples_per_s > result.reference.samples_per_s
     best_ff1 = result.best.schedule.overrides["ff1"]
-    assert best_ff1["in0_block_w"] == 4 and (best_ff1["out_subblock_h"], best_ff1["out_subblock_w"]) == (1, 8)
+    # the widest subblock feeds the matrix engine best; with packer_l1_acc the K block size only moves the
+    # multicast handshakes, which overlap compute, so any K block above 1 ties with the reference's 4
+    assert best_ff1["in0_block_w"] in (2, 4) and (best_ff1["out_subblock_h"], best_ff1["out_subblock_w"]) == (1, 8)
     assert any(c.startswith("ff1:") for c in result.changes)
-    assert "ff1: {in0_block_w: 4, out_subblock_h: 1, out_subblock_w: 8}" in result.render()
+    assert (f"ff1: {{in0_block_w: {best_ff1['in0_block_w']}, out_subblock_h: 1, out_subblock_w: 8}}"
+            in result.render())
 
 
 def test_build_prints_prediction_and_search(tmp_path, capsys):
