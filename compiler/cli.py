@@ -47,7 +47,13 @@ def _build(args) -> int:
 def _explain(args) -> int:
     from .explain import run_explain
 
-    return run_explain(args.build_dir, top=args.top, per_op=args.per_op)
+    code = run_explain(args.build_dir, top=args.top, per_op=args.per_op)
+    if args.plot:
+        from .explain import load_manifest
+        from .l1_plot import plot_l1
+
+        print(f"per-op L1 plot -> {plot_l1(load_manifest(args.build_dir), args.plot)}")
+    return code
 
 
 def _schedules(args) -> int:
@@ -89,6 +95,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("build_dir", metavar="BUILD_DIR", help="directory written by build (holds manifest.json)")
     e.add_argument("--top", type=int, default=25, help="lines in the ranking (0: all; default 25)")
     e.add_argument("--per-op", action="store_true", help="one line per op instead of one per op role and layer range")
+    e.add_argument("--plot", metavar="OUT.png", help="also draw per-op L1 (CBs, headroom, buffers) with matplotlib")
     e.set_defaults(func=_explain)
     s = sub.add_parser("schedules", help="list devices and schedules")
     s.set_defaults(func=_schedules)
