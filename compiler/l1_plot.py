@@ -54,7 +54,11 @@ def plot_l1(manifest: dict, out: str | Path) -> Path:
     ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=5, frameon=False)
     fig.tight_layout()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=110)
+    except (OSError, ValueError) as e:     # unwritable path, or a suffix matplotlib has no writer for
+        raise UserError(f"cannot write the plot to {out}: {getattr(e, 'strerror', None) or e}; pass --plot FILE.png") from None
+    finally:
+        plt.close(fig)
     return out

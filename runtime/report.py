@@ -21,7 +21,10 @@ def capture_run(session, inputs: dict, out_dir: Path) -> tuple[tuple, Path]:
 
     if session.backend.name != "emulator":
         raise UserError("--report records the host emulator's run; pass --device emulator")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot write the report to {out_dir}: {e.strerror or e}; pass --report a directory") from None
     cap = Capture(session.device, session.ttnn)
     try:
         logits = session.predict(**inputs)
