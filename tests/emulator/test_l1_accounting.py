@@ -129,3 +129,30 @@ def test_addresses_and_fragmentation_come_from_the_allocator(ttnn):
     finally:
         ttnn.close_device(dev)
         emulator.set_device_spec("wormhole_n300")
+
+
+def test_an_op_whose_circular_buffers_reach_a_buffer_is_refused(ttnn):
+    """tt-metal refuses a program whose CB region (up from the allocator base) passes the lowest L1 buffer; the
+    emulator applies the same rule with the CBs kernels/softmax.py sizes (here 14 KiB: scaler, 1/sum and max one
+    bf16 tile each, exps and x two each)."""
+    from tests.emulator.conftest import _open
+    import runtime.emulator as emulator
+
+    dev = _open("cbs", arch="wormhole_b0", grid=(1, 1), l1_bytes=24 * 1024, dram_banks=1)
+    try:
+        hs = ttnn.MemoryConfig(ttnn.TensorMemoryLayout.HEIGHT_SHARDED, ttnn.BufferType.L1,
+                               ttnn.ShardSpec(grid(ttnn, 1, 1), [64, 64], ttnn.ShardOrientation.ROW_MAJOR))
+        cfg = ttnn.SoftmaxShardedMultiCoreProgramConfig(compute_with_storage_grid_size=(1, 1), subblock_w=2,
+                                                        block_h=2, block_w=2)
+        x = ttnn.from_torch(torch.randn(64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=dev,
+                            memory_config=hs)                                   # [16 KiB, 24 KiB)
+        ttnn.scale_mask_softmax_in_place(x, program_config=cfg, numeric_stable=True)   # CBs end at 14 KiB: fits
+        filler = ttnn.from_torch(torch.randn(64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=dev,
+                                 memory_config=ttnn.L1_MEMORY_CONFIG)           # [8 KiB, 16 KiB)
+        with pytest.raises(ttnn.L1OutOfMemoryError, match=r"14336 B of CBs span \[0, 14336\) but an L1 buffer starts "
+                                                           r"at 8192 \(6144 B over\)"):
+            ttnn.scale_mask_softmax_in_place(x, program_config=cfg, numeric_stable=True)
+        del filler
+    finally:
+        ttnn.close_device(dev)
+        emulator.set_device_spec("wormhole_n300")
