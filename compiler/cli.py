@@ -30,6 +30,10 @@ def _build(args) -> int:
     print(f"built {p.model_name} for {device.name} batch {p.batch}: grid {p.grid[0]}x{p.grid[1]} {p.orientation}, "
           f"{len(p.ops)} ops, peak L1 {p.peak_l1_bytes_per_core} B/core of {device.l1_bytes_per_core} "
           f"-> {out}/program.py ({time.perf_counter() - t0:.1f} s)")
+    worst = p.l1_plan.min_headroom if p.l1_plan else None
+    if worst is not None:
+        print(f"L1 plan: buffers and circular buffers fit every op; least headroom {worst.headroom} B at {worst.name} "
+              f"(allocator base {device.l1_unreserved_base}; per op in manifest.json 'l1')")
     m = result.manifest
     if m.get("predicted_samples_per_s") is not None:
         print(f"predicted {m['prediction']['device_kernel_ms']:.2f} ms of device kernels per batch -> "
