@@ -251,30 +251,75 @@ def _header(dev: Device, sched: Schedule, src, cfg, probe_layers: int) -> list[s
 
 
 def _batch_table(dev: Device, probes: list[Probe]) -> list[str]:
-    rows = [f"{'batch':>5}  {'grid':7} {'cores':>5}  {'legal':5}  {'peak L1/core':>12}  {'use':>4}  op at peak | rule broken"]
+    rows = [f"{'batch':>5}  {'grid':7} {'cores':>5}  {'legal':5}  {'peak L1/core':>12}  {'use':>4}  {'min headroom':>12}  "
+            f"op at peak / at min headroom | rule broken"]
     for pr in probes:
         if pr.ok:
             p, op = pr.program, pr.peak_op
             grid = f"{p.grid[0]}x{p.grid[1]}"
+            worst = p.l1_plan.min_headroom
             rows.append(f"{pr.batch:>5}  {grid:7} {p.grid[0] * p.grid[1]:>5}  {'ok':5}  "
-                        f"{p.peak_l1_bytes_per_core:>12}  {100 * p.peak_l1_bytes_per_core // dev.l1_bytes_per_core:>3}%  {op.name}")
+                        f"{p.peak_l1_bytes_per_core:>12}  {100 * p.peak_l1_bytes_per_core // dev.l1_usable_bytes:>3}%  "
+                        f"{worst.headroom:>12}  {op.name} / {worst.name}")
         else:
             e = pr.error
-            rows.append(f"{pr.batch:>5}  {'-':7} {'-':>5}  {'NO':5}  {'-':>12}  {'-':>4}  "
+            rows.append(f"{pr.batch:>5}  {'-':7} {'-':>5}  {'NO':5}  {'-':>12}  {'-':>4}  {'-':>12}  "
                         f"{e.op}: {e.rule} ({e.detail}); key '{e.key}'")
     return rows
 
 
 def _op_table(dev: Device, program) -> list[str]:
+    """One encoder layer (and the ops outside the layers): config, placement, and the allocator's plan: CB bytes,
+    the op's output address, the lowest buffer while it runs and the free L1 between its CBs and that buffer."""
+    plan = dict(zip((op.name for op in program.ops), program.l1_plan.ops))
     ops = [op for op in program.ops if op.layer in (None, 0)]
     w = max(len(op.name) for op in ops)
-    funcs = {op.name: op.call.func.replace("ttnn.transformer.", "").replace("ttnn.", "") for op in ops}
+    funcs = {op.name: op.call.func.replace("ttnn.transformer.", "").replace("ttnn.experimental.", "").replace("ttnn.", "")
+             for op in ops}
     fw = max(len(f) for f in funcs.values())
     cw = max(len(_config_summary(op)) for op in ops)
-    rows = [f"{'op':{w}}  {'ttnn op':{fw}}  {'program config':{cw}}  {'dtype':9} {'placement':16} {'out/core':>9} {'live/core':>9}"]
+    rows = [f"{'op':{w}}  {'ttnn op':{fw}}  {'program config':{cw}}  {'dtype':9} {'placement':16} {'out/core':>9} "
+            f"{'live/core':>9} {'CBs/core':>9} {'out addr':>9} {'lowest':>9} {'headroom':>9}"]
     for op in ops:
+        o = plan[op.name]
+        cbs = "n/m" if o.cbs is None else str(o.cb_bytes)
+        addr = str(min(b["address"] for b in o.buffers)) if o.buffers else "-"
         rows.append(f"{op.name:{w}}  {funcs[op.name]:{fw}}  {_config_summary(op):{cw}}  {op.dtype:9} {_placement_summary(op):16} "
-                    f"{op.l1_bytes_per_core:>9} {op.live_l1_bytes_per_core:>9}")
+                    f"{op.l1_bytes_per_core:>9} {op.live_l1_bytes_per_core:>9} {cbs:>9} {addr:>9} "
+                    f"{o.lowest_buffer if o.lowest_buffer is not None else '-':>9} {o.headroom:>9}")
+    rows.append(f"(L1 {dev.l1_bytes_per_core} B/core, allocator base {dev.l1_unreserved_base}: {dev.l1_usable_bytes} B for "
+                f"buffers and CBs; headroom = lowest buffer - top of the op's CB region; n/m: CBs not modelled)")
+    return rows
+
+
+def qkv_reserve_rows(device: Device, schedule: Schedule, config, batch: int) -> list[str]:
+    """The reference's QKV-sized reserve (metal_BERT_large_11 mha.py, RESERVE_SPLIT_HEADS_SHAPE) replayed: layer 0's
+    attention ops with and without it."""
+    from .lower import _Lowering, l1_plan, plan_buffers
+
+    cfg = probe_config(config, schedule)
+    graph = _passed_graph(cfg.to_json_string(use_diff=False), batch, schedule.seq_len, ARCHITECTURE).copy()
+    lw = _Lowering(graph, dataclasses.replace(device, batch_min=1, batch_max=None), schedule, batch)
+    lw.run()
+    weights = list(lw.weights.values())
+    plan_buffers(lw.ops, device, lw.inputs, weights)
+    plans = {flag: l1_plan(lw, weights, reserve_before_qkv=flag) for flag in (False, True)}
+    roles = ("qkv", "split_heads", "attention_scores", "attention_probs", "attention_context")
+    rows = [f"{'op':28} {'lowest without':>14} {'headroom':>9}   {'lowest with':>11} {'headroom':>9}   where Q / K^T / V land"]
+    for i, op in enumerate(lw.ops):
+        if op.layer != 0 or op.role not in roles:
+            continue
+        cells = []
+        for flag in (False, True):
+            o = plans[flag].ops[i] if i < len(plans[flag].ops) else None
+            cells.append((o.lowest_buffer, o.headroom) if o else ("-", "-"))
+        where = ""
+        if op.role == "split_heads":
+            qkv_addr = {flag: next(b["address"] for b in plans[flag].ops[i - 1].buffers) for flag in (False, True)}
+            where = " / ".join("above QKV" if plans[flag].ops[i].buffers[0]["address"] > qkv_addr[flag] else "below QKV"
+                               for flag in (False, True))
+            where = f"without: {where.split(' / ')[0]}, with: {where.split(' / ')[1]}"
+        rows.append(f"{op.name:28} {cells[0][0]:>14} {cells[0][1]:>9}   {cells[1][0]:>11} {cells[1][1]:>9}   {where}")
     return rows
 
 
@@ -313,6 +358,11 @@ def run_check(file: str, *, batch: int | None = None, model: str | None = None, 
             f"(layer 0 of {cfg.num_hidden_layers}; every layer is the same):")
         for line in _op_table(dev, focus.program):
             out(line)
+        if any(op.role == "qkv" for op in focus.program.ops):
+            out("")
+            out("the reference's QKV-sized L1 reserve before QKV (freed right after it), layer 0, replayed by the allocator:")
+            for line in qkv_reserve_rows(dev, sched, cfg, focus.batch):
+                out(line)
     # Errors last, after the table that explains them.
     if rng.min is None:
         first = shown[0].error if shown and not shown[0].ok else rng.probes[min(rng.probes)].error

@@ -30,6 +30,10 @@ def _build(args) -> int:
     print(f"built {p.model_name} for {device.name} batch {p.batch}: grid {p.grid[0]}x{p.grid[1]} {p.orientation}, "
           f"{len(p.ops)} ops, peak L1 {p.peak_l1_bytes_per_core} B/core of {device.l1_bytes_per_core} "
           f"-> {out}/program.py ({time.perf_counter() - t0:.1f} s)")
+    worst = p.l1_plan.min_headroom if p.l1_plan else None
+    if worst is not None:
+        print(f"L1 plan: buffers and circular buffers fit every op; least headroom {worst.headroom} B at {worst.name} "
+              f"(allocator base {device.l1_unreserved_base}; per op in manifest.json 'l1')")
     m = result.manifest
     if m.get("predicted_samples_per_s") is not None:
         print(f"predicted {m['prediction']['device_kernel_ms']:.2f} ms of device kernels per batch -> "
@@ -47,7 +51,13 @@ def _build(args) -> int:
 def _explain(args) -> int:
     from .explain import run_explain
 
-    return run_explain(args.build_dir, top=args.top, per_op=args.per_op, csv_path=args.csv, why=args.why)
+    code = run_explain(args.build_dir, top=args.top, per_op=args.per_op, csv_path=args.csv, why=args.why)
+    if args.plot:
+        from .explain import load_manifest
+        from .l1_plot import plot_l1
+
+        print(f"per-op L1 plot -> {plot_l1(load_manifest(args.build_dir), args.plot)}")
+    return code
 
 
 def _schedules(args) -> int:
@@ -97,6 +107,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--csv", metavar="PATH", help="also write the predictions as tt-metal's ops_perf_results CSV "
                    "(the device profiler's columns; tt-perf-report reads it)")
     e.add_argument("--why", action="store_true", help="also print which cost-model constant moves each prediction most")
+    e.add_argument("--plot", metavar="OUT.png", help="also draw per-op L1 (CBs, headroom, buffers) with matplotlib")
     e.set_defaults(func=_explain)
     s = sub.add_parser("schedules", help="list devices and schedules")
     s.set_defaults(func=_schedules)

@@ -14,6 +14,7 @@ from kernels.common import (DRAM, DRAM_ROW_MAJOR, L1, L1_ROW_MAJOR, TILE, Call, 
 
 from .errors import LegalityError, ScheduleError
 from .ir import Graph
+from .l1_plan import plan_l1
 from .passes.match import layer_of
 from .program import Program, ScheduledOp, WeightSpec
 from .schedule import Device, Schedule
@@ -437,10 +438,10 @@ def plan_buffers(program_ops: list[ScheduledOp], device: Device, inputs: list[di
         op.frees = sorted(frees_after.get(i, []), key=lambda v: v)
         for v in op.frees:
             live.pop(buffer_of[v], None)
-        if op.live_l1_bytes_per_core > device.l1_bytes_per_core:
+        if op.live_l1_bytes_per_core > device.l1_usable_bytes:
             key = "placement.attention" if op.role.startswith("attention") or op.role == "split_heads" else "dtypes.activations"
-            raise LegalityError(op.name, "live L1 per core <= device L1",
-                                f"{op.live_l1_bytes_per_core} B > {device.l1_bytes_per_core} B on {device.name}", key)
+            raise LegalityError(op.name, "live L1 per core <= usable L1 (L1 minus the allocator's reserved base)",
+                                f"{op.live_l1_bytes_per_core} B > {device.l1_usable_bytes} B on {device.name}", key)
     return peak
 
 
@@ -454,10 +455,25 @@ def lower(graph: Graph, device: Device, schedule: Schedule, batch: int, *, model
     lw.run()
     weights = list(lw.weights.values())
     peak = plan_buffers(lw.ops, device, lw.inputs, weights)
+    l1 = l1_plan(lw, weights)
+    if l1.error:
+        e = l1.error
+        rule = ("circular buffers fit below the lowest L1 buffer" if e["kind"] == "clash"
+                else "every L1 buffer gets a free block")
+        raise LegalityError(e["op"], rule, e["detail"], e["key"])
     m = graph.meta
     return Program(model_name=model_name, config_hash=config_hash, architecture=m["architecture"], device=device,
                    schedule=schedule, batch=batch, seq_len=m["seq_len"], hidden_size=m["hidden_size"],
                    num_heads=m["num_heads"], num_layers=m["num_layers"], intermediate_size=m["intermediate_size"],
                    vocab_size=m["vocab_size"], grid=lw.grid, hidden_cores=lw.cores, orientation=lw.orientation,
                    inputs=lw.inputs, weights=weights, ops=lw.ops, output_value=lw.output_value,
-                   peak_l1_bytes_per_core=peak, grid_reason=lw.grid_reason, weight_params=dict(lw.weights))
+                   peak_l1_bytes_per_core=peak, grid_reason=lw.grid_reason, weight_params=dict(lw.weights),
+                   l1_plan=l1)
+
+
+def l1_plan(lw: "_Lowering", weights, *, reserve_before_qkv: bool = False):
+    """The allocator's plan of this lowering (compiler/l1_plan.py), with the lowering's dtypes and placements."""
+    return plan_l1(lw.ops, lw.inputs, weights, lw.device, dtype_of=lw.dtype.__getitem__,
+                   placement_of=lw.place.__getitem__, shape_of=lw.shape,
+                   weight_dtype=lambda param: lw.weights[param].dtype,
+                   layernorm_reduction=lw.ln_reduction, reserve_before_qkv=reserve_before_qkv)

@@ -8,7 +8,8 @@ from .program import Program
 def manifest(program: Program, program_sha256: str) -> dict:
     dev, sched = program.device, program.schedule
     ops = []
-    for op in program.ops:
+    plan = program.l1_plan.ops if program.l1_plan else [None] * len(program.ops)
+    for op, l1 in zip(program.ops, plan):
         ops.append({
             "name": op.name, "ttnn_op": op.call.func, "kind": op.kind, "role": op.role, "layer": op.layer,
             "module": op.module, "program_config": op.program_config.as_dict() if op.program_config else None,
@@ -18,6 +19,8 @@ def manifest(program: Program, program_sha256: str) -> dict:
             "compute_kernel_config": op.compute_config.as_dict() if op.compute_config else None,
             "weights": [{"key": program.weight_params[w].key, "shape": list(program.weight_params[w].shape),
                          "dtype": program.weight_params[w].dtype} for w in op.weights],
+            # the allocator's plan while the op runs: CBs, its buffers' addresses, free L1 above the CB region
+            "l1": l1.as_dict() if l1 else None,
         })
     result = {
         "format": 1,
@@ -28,6 +31,7 @@ def manifest(program: Program, program_sha256: str) -> dict:
         "arch": dev.arch, "device": dev.name, "device_file": _display_path(dev.path), "device_sha256": dev.sha256,
         "ttnn_api": dev.ttnn_api, "required_env": dev.select_env, "open_device": dev.open_device,
         "device_spec": {"grid": [dev.grid_x, dev.grid_y], "l1_bytes_per_core": dev.l1_bytes_per_core,
+                        "l1_unreserved_base": dev.l1_unreserved_base, "l1_usable_bytes_per_core": dev.l1_usable_bytes,
                         "dram_channels": dev.dram_channels, "clock_ghz": dev.clock_ghz,
                         "dram_bandwidth_gb_s": dev.dram_bandwidth_gb_s, "dispatch": dev.dispatch},
         "schedule_file": _display_path(sched.path), "schedule_sha256": sched.sha256,
@@ -40,6 +44,7 @@ def manifest(program: Program, program_sha256: str) -> dict:
                    for i in program.inputs],
         "ops": ops,
         "peak_l1_bytes_per_core": program.peak_l1_bytes_per_core,
+        "min_l1_headroom": _min_headroom(program),
     }
     add_prediction(result, dev)
     return result
@@ -55,3 +60,8 @@ def add_prediction(result: dict, device) -> None:
         entry["predicted_us"] = round(cost.us, 2) if cost else None
     result["predicted_samples_per_s"] = round(pred.samples_per_s, 1) if pred else None
     result["prediction"] = pred.summary() if pred else None
+
+
+def _min_headroom(program: Program) -> dict | None:
+    worst = program.l1_plan.min_headroom if program.l1_plan else None
+    return {"op": worst.name, "bytes": worst.headroom} if worst else None

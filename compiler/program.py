@@ -67,3 +67,4 @@ class Program:
     peak_l1_bytes_per_core: int = 0
     grid_reason: str = ""
     weight_params: dict = field(default_factory=dict)   # IR param node -> WeightSpec
+    l1_plan: object | None = None                        # compiler.l1_plan.L1Plan: addresses, CBs, headroom per op

@@ -32,7 +32,7 @@ OP_ROLES = ("qkv", "split_heads", "attention_scores", "attention_probs", "attent
 OVERRIDE_FIELDS = ("in0_block_w", "out_subblock_h", "out_subblock_w", "subblock_w", "dtype")
 # Every key any device or schedule file may hold: a missing key is only blamed on a typo among the others.
 _ALL_KEYS = set(OVERRIDE_FIELDS) | set(OP_ROLES) | {
-    "name", "arch", "compute_grid", "x", "y", "l1_bytes_per_core", "dram", "channels", "bytes_per_channel",
+    "name", "arch", "compute_grid", "x", "y", "l1_bytes_per_core", "l1_unreserved_base", "dram", "channels", "bytes_per_channel",
     "bandwidth_gb_s", "tile", "preferred_shard_orientation", "dispatch", "select_env", "ttnn_api", "clock_ghz",
     "batch", "min", "max", "model", "device", "seq_len", "activation_grid", "hidden_axis", "hidden_cores",
     "shard_orientation", "dtypes", "activations", "weights", "layernorm_params", "embedding_tables",
@@ -175,10 +175,18 @@ class Device:
     # How the chip is opened (ttnn.open_device keywords): dispatch_core_type, l1_small_size, trace_region_size,
     # num_command_queues, enable_program_cache.
     open_device: dict = field(default_factory=lambda: dict(_OPEN_DEVICE_DEFAULTS))
+    # Where the L1 allocator's range starts (below: firmware, mailboxes, kernel config); buffers and circular
+    # buffers share [l1_unreserved_base, l1_bytes_per_core - open_device.l1_small_size).
+    l1_unreserved_base: int = 0
 
     @property
     def cores(self) -> int:
         return self.grid_x * self.grid_y
+
+    @property
+    def l1_usable_bytes(self) -> int:
+        """L1 per core that buffers and circular buffers can use."""
+        return self.l1_bytes_per_core - self.l1_unreserved_base - self.open_device.get("l1_small_size", 0)
 
     @property
     def batch_derived(self) -> bool:
@@ -287,13 +295,16 @@ def load_device(path: Path) -> Device:
         dispatch=r.get("dispatch", str, choices=("tensix", "ethernet")), select_env=r.get("select_env", dict, {}) or {},
         ttnn_api=str(r.get("ttnn_api", str)), clock_ghz=float(r.get("clock_ghz", float)),
         batch_min=batch.positive("min", 1), batch_max=batch.positive("max", None),
-        path=path, sha256=_sha(path), rates=_read_rates(r))
+        path=path, sha256=_sha(path), rates=_read_rates(r), l1_unreserved_base=r.positive("l1_unreserved_base"))
     if dev.ttnn_api not in TTNN_APIS:
         raise ScheduleError(f"{path}: 'ttnn_api' is {dev.ttnn_api!r}; expected one of {', '.join(TTNN_APIS)}")
     if dev.arch == "grayskull" and dev.ttnn_api != "v0.55":
         raise ScheduleError(f"{path}: Grayskull runs only the TT-NN API of tt-metal v0.55 (its support ended there); "
                             f"set ttnn_api: \"v0.55\"")
     dev = replace(dev, open_device=_read_open_device(r, dev.dispatch, dev.ttnn_api, dev.select_env))
+    if dev.l1_usable_bytes <= 0:
+        raise ScheduleError(f"{path}: 'l1_unreserved_base' {dev.l1_unreserved_base} (+ open_device.l1_small_size) leaves "
+                            f"no L1 of the {dev.l1_bytes_per_core} B per core")
     for sub in (grid, dram, batch):
         sub.finish()
     r.finish()

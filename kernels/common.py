@@ -136,3 +136,44 @@ class Violation(Exception):
 def require(ok: bool, rule: str, detail: str, key: str) -> None:
     if not ok:
         raise Violation(rule, detail, key)
+
+
+# ---- circular buffers ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CircularBuffer:
+    """One circular buffer a tt-metal program factory creates on every core of the op.
+
+    `aliases` names the tensor whose sharded L1 buffer the CB is placed on (the factory calls
+    set_globally_allocated_address): such a CB takes no L1 of its own. Every other CB is carved from
+    the program's CB region, which grows up from the allocator's L1 base."""
+    index: int                      # tt::CBIndex::c_<index>
+    name: str
+    pages: int
+    page_bytes: int
+    aliases: str | None = None
+
+    @property
+    def bytes(self) -> int:
+        return 0 if self.aliases else self.pages * self.page_bytes
+
+    def as_dict(self) -> dict:
+        d = {"cb": self.index, "name": self.name, "pages": self.pages, "page_bytes": self.page_bytes,
+             "bytes": self.bytes}
+        if self.aliases:
+            d["aliases"] = self.aliases
+        return d
+
+
+def cb_bytes(cbs: list[CircularBuffer]) -> int:
+    return sum(cb.bytes for cb in cbs)
+
+
+def tile_bytes(fmt: str) -> int:
+    """Bytes of one 32x32 tile of a tt-metal DataFormat or a ttnn dtype ("float16_b" is bfloat16's format)."""
+    return TILE_BYTES["bfloat16" if fmt == "float16_b" else fmt]
+
+
+def intermediate_format(fp32_dest_acc_en: bool) -> str:
+    """The format most factories give their intermediate CBs: Float32 with fp32 accumulation, else Float16_b."""
+    return "float32" if fp32_dest_acc_en else "float16_b"

@@ -1,8 +1,26 @@
 """Linear and matmul: the 2D multicast config for block-sharded linears and the reuse config for
-batched attention matmuls. Legality rules are those TT-NN enforces on device (reference §3)."""
+batched attention matmuls. Legality rules are those TT-NN enforces on device (reference §3).
+
+Circular buffers (what each program factory allocates per core; tt-metal sources, facts only):
+- `linear_cbs`, MatmulMultiCoreReuseMultiCastProgramConfig: ttnn/cpp/ttnn/operations/matmul/device/factory/
+  matmul_multicore_reuse_mcast_2d_program_factory.cpp, reuse_mcast_optimized_helpers::create_program_mcast_in0_in1.
+  c_0 in0 block (per_core_M x in0_block_w tiles) and c_1 in1 block (per_core_N x in0_block_w), both doubled
+  (MCAST_INPUT_BUFFERING_DEPTH = 2) when there is more than one K block; c_2 is the block-sharded in0 shard
+  itself (globally allocated); c_6 a 64 B scratch for block-sharded in0; c_3 bias, per_core_N tiles; c_4 the
+  output, on the sharded output buffer; c_5 the partials (per_core_M x per_core_N tiles) shares c_4 unless its
+  format differs: packer L1 accumulation (packer_l1_acc with a bias and > 1 K block, or > 2 K blocks) packs the
+  partials as Float16_b (Float32 with fp32_dest_acc_en), which then takes a CB of its own.
+- `batched_cbs`, MatmulMultiCoreReuseProgramConfig: .../factory/matmul_multicore_reuse_optimized_program_factory.cpp,
+  MatmulMultiCoreReuseOptimizedProgramFactory::create_descriptor. Sharded in0 / in1 / output CBs sit on their
+  tensors' buffers; unsharded ones are double-buffered blocks; c_5 shares c_4 unless its format differs
+  (packer L1 accumulation needs > 2 K blocks here).
+"""
 from __future__ import annotations
 
-from .common import MAX_SUBBLOCK_TILES, ProgramConfig, choose_subblock, require
+from .common import (MAX_SUBBLOCK_TILES, CircularBuffer, ProgramConfig, choose_subblock, intermediate_format, require,
+                     tile_bytes)
+
+MCAST_INPUT_BUFFERING_DEPTH = 2   # tt-metal matmul utilities: in0/in1 CBs double-buffer across K blocks
 
 MULTICAST = "MatmulMultiCoreReuseMultiCastProgramConfig"
 REUSE = "MatmulMultiCoreReuseProgramConfig"
@@ -67,3 +85,50 @@ def batched_config(*, rows_per_head_tiles: int, heads_per_core: int, k_tiles: in
     require(per_m * cores == total_m_tiles, "per_core_M x cores covers batch x heads x rows",
             f"{per_m} x {cores} != {total_m_tiles}", "activation_grid")
     return ProgramConfig(REUSE, fields)
+
+
+def _partials_format(packer_l1_acc_en: bool, fp32_dest_acc_en: bool, out_dtype: str) -> str:
+    if packer_l1_acc_en:
+        return intermediate_format(fp32_dest_acc_en)
+    return "float32" if fp32_dest_acc_en else out_dtype
+
+
+def linear_cbs(cfg: dict, *, k_tiles: int, in0_dtype: str, in1_dtype: str, out_dtype: str, bias_dtype: str | None,
+               fp32_dest_acc_en: bool, packer_l1_acc: bool, in0_shard_width_tiles: int | None = None,
+               out_sharded: bool = True) -> list[CircularBuffer]:
+    """CBs of a 2D-multicast linear (batch folded into M, so B = 1); weights stream from DRAM (c_1 never aliases).
+    in0_shard_width_tiles: the block-sharded input's shard width (None: interleaved input)."""
+    m, n, kb = cfg["per_core_M"], cfg["per_core_N"], cfg["in0_block_w"]
+    num_blocks = k_tiles // kb
+    depth = MCAST_INPUT_BUFFERING_DEPTH if num_blocks > 1 else 1
+    l1_acc = packer_l1_acc and ((bias_dtype is not None and num_blocks > 1) or num_blocks > 2)
+    partials = _partials_format(l1_acc, fp32_dest_acc_en, out_dtype)
+    cbs = [CircularBuffer(0, "in0", m * kb * depth, tile_bytes(in0_dtype)),
+           CircularBuffer(1, "in1", n * kb * depth, tile_bytes(in1_dtype))]
+    if in0_shard_width_tiles is not None:
+        cbs += [CircularBuffer(2, "in0_shard", m * in0_shard_width_tiles, tile_bytes(in0_dtype), aliases="input"),
+                CircularBuffer(6, "l1_scratch", 1, 64)]
+    if bias_dtype is not None:
+        cbs.append(CircularBuffer(3, "bias", n, tile_bytes(bias_dtype)))
+    out = CircularBuffer(4, "out", m * n, tile_bytes(out_dtype), aliases="output" if out_sharded else None)
+    cbs.append(out)
+    if partials != out_dtype:
+        cbs.append(CircularBuffer(5, "partials", m * n, tile_bytes(partials)))
+    return sorted(cbs, key=lambda cb: cb.index)
+
+
+def batched_cbs(cfg: dict, *, k_tiles: int, in0_dtype: str, in1_dtype: str, out_dtype: str, fp32_dest_acc_en: bool,
+                packer_l1_acc: bool, in0_sharded: bool = True, in1_sharded: bool = True,
+                out_sharded: bool = True) -> list[CircularBuffer]:
+    """CBs of a height-sharded batched matmul (attention scores and context)."""
+    m, n, kb = cfg["per_core_M"], cfg["per_core_N"], cfg["in0_block_w"]
+    num_blocks = k_tiles // kb
+    partials = _partials_format(packer_l1_acc and num_blocks > 2, fp32_dest_acc_en, out_dtype)
+    cbs = [CircularBuffer(0, "in0", m * k_tiles if in0_sharded else m * kb * 2, tile_bytes(in0_dtype),
+                          aliases="input_a" if in0_sharded else None),
+           CircularBuffer(1, "in1", n * kb * (num_blocks if in1_sharded else 2), tile_bytes(in1_dtype),
+                          aliases="input_b" if in1_sharded else None),
+           CircularBuffer(4, "out", m * n, tile_bytes(out_dtype), aliases="output" if out_sharded else None)]
+    if partials != out_dtype:
+        cbs.append(CircularBuffer(5, "partials", m * n, tile_bytes(partials)))
+    return cbs

@@ -45,7 +45,10 @@ class EmulatorBackend:
         dispatch = (manifest.get("open_device") or {}).get("dispatch_core_type", "WORKER")
         self.emulator.set_device_spec(manifest["device"], arch=manifest["arch"], grid=tuple(spec["grid"]),
                                       l1_bytes=spec["l1_bytes_per_core"], dram_banks=spec["dram_channels"],
-                                      dispatch_core_type=dispatch)
+                                      dispatch_core_type=dispatch,
+                                      # the allocator's range, as the compiler planned it (older manifests: all of L1)
+                                      l1_unreserved_base=spec.get("l1_unreserved_base", 0),
+                                      l1_small_size=(manifest.get("open_device") or {}).get("l1_small_size", 0))
         self.emulator.formats.tune_allocator()
         stale = self.ttnn.open_device(device_id=0)     # ttnn hands back an already-open device: close it first
         self.ttnn.close_device(stale)

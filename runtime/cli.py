@@ -48,7 +48,12 @@ def _run(args) -> int:
     m = session.build.manifest
     batch = fixed_batch(session.batch, session.seq_len, m["model"]["vocab_size"])
     t0 = time.perf_counter()
-    start, end = session.predict(**batch)
+    if args.report:
+        from . import report
+
+        (start, end), captured = report.capture_run(session, batch, Path(args.report))
+    else:
+        start, end = session.predict(**batch)
     elapsed = time.perf_counter() - t0
     peak = session.l1_peak_bytes_per_core()
     print(f"ran {m['model']['name']} on {session.backend.name} ({m['device']}, batch {session.batch}): "
@@ -62,6 +67,11 @@ def _run(args) -> int:
         tmp.replace(out)
         print(f"logits and inputs -> {out}")
     session.close()
+    if args.report:
+        db = report.import_to_visualizer(captured, Path(args.report))
+        n = report.summary(db)
+        print(f"graph capture -> {captured}; ttnn-visualizer database -> {db} ({n['operations']} operations, "
+              f"{n['tensors']} tensors, {n['buffers']} buffer rows; the CB plan per op in {Path(args.report) / 'l1_plan.json'})")
     return 0
 
 
@@ -115,6 +125,8 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the program on a fixed deterministic batch")
     common(r)
     r.add_argument("--dump-logits", metavar="OUT.npz")
+    r.add_argument("--report", metavar="DIR", help="write the emulator run as a ttnn graph-capture report and a "
+                                                   "ttnn-visualizer database (DIR/db.sqlite; needs .venv-ttnn)")
     r.set_defaults(func=_run)
     d = sub.add_parser("demo", help="answer the questions of an inputs JSON (exactly batch of them)")
     common(d)

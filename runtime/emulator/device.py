@@ -36,9 +36,14 @@ both in sync):
   ``scale_mask_softmax_in_place``) and views (``reshape`` keeping the 2D
   view) allocate nothing; ``ttnn.deallocate`` (or the last Python reference
   to a buffer going away, as in ttnn) frees;
-* per core the sum of live allocations must stay <= ``l1_bytes`` or the
-  allocation raises :class:`L1OutOfMemoryError` (fragmentation, circular
-  buffers of running ops and the reserved/unreserved split are not modelled).
+* every L1 buffer also gets an address from tt-metal's allocator model
+  (kernels/allocator.py, the module the compiler's plan uses): one address
+  range for all cores (lockstep banks, so a buffer takes its largest per-core
+  size on every core), placed top down by best fit in
+  [``l1_unreserved_base``, ``l1_bytes - l1_small_size``); a buffer that finds
+  no free block (too little L1, or fragmentation) raises
+  :class:`L1OutOfMemoryError`.  Circular buffers of running ops are checked
+  by the compiler's plan, not here.
 
 ``device.l1_allocated_bytes_per_core()`` / ``l1_peak_bytes_per_core()`` report
 the most loaded core (the binding number); ``l1_allocated_bytes_by_core()``
@@ -54,6 +59,8 @@ import weakref
 from typing import Dict, Optional, Tuple
 
 import numpy as np
+
+from kernels.allocator import L1Allocator, L1OutOfMemory
 
 from .errors import EmulatorError, L1OutOfMemoryError
 
@@ -75,6 +82,8 @@ class DeviceSpec:
     dram_banks: int = 12
     dram_bytes_per_bank: int = 1 << 30
     dispatch_core_type: str = "WORKER"  # "WORKER" | "ETH": the dispatch placement `grid` needs
+    l1_unreserved_base: int = 0  # where the L1 allocator starts (schedules/devices/*.yaml l1_unreserved_base)
+    l1_small_size: int = 0       # L1-small region at the top (open_device l1_small_size)
 
     def __post_init__(self):
         if self.arch not in ("wormhole_b0", "grayskull", "blackhole"):
@@ -90,10 +99,10 @@ class DeviceSpec:
 
 
 DEVICE_PRESETS: Dict[str, DeviceSpec] = {
-    "wormhole_n300": DeviceSpec("wormhole_n300", "wormhole_b0", (8, 7), 1_499_136, 12),
+    "wormhole_n300": DeviceSpec("wormhole_n300", "wormhole_b0", (8, 7), 1_499_136, 12, l1_unreserved_base=105_824),
     "wormhole_n300_eth": DeviceSpec("wormhole_n300_eth", "wormhole_b0", (8, 8), 1_499_136, 12,
-                                    dispatch_core_type="ETH"),
-    "grayskull_e150": DeviceSpec("grayskull_e150", "grayskull", (12, 9), 1_048_576, 8),
+                                    dispatch_core_type="ETH", l1_unreserved_base=105_824),
+    "grayskull_e150": DeviceSpec("grayskull_e150", "grayskull", (12, 9), 1_048_576, 8, l1_unreserved_base=173_440),
 }
 
 _current_spec: DeviceSpec = DEVICE_PRESETS["wormhole_n300"]
@@ -107,6 +116,8 @@ def set_device_spec(
     dram_banks: Optional[int] = None,
     dram_bytes_per_bank: Optional[int] = None,
     dispatch_core_type: Optional[str] = None,
+    l1_unreserved_base: Optional[int] = None,
+    l1_small_size: Optional[int] = None,
 ) -> DeviceSpec:
     """Select the chip that the next ``ttnn.open_device`` opens.
 
@@ -135,6 +146,10 @@ def set_device_spec(
         fields["dram_bytes_per_bank"] = int(dram_bytes_per_bank)
     if dispatch_core_type is not None:
         fields["dispatch_core_type"] = str(dispatch_core_type)
+    if l1_unreserved_base is not None:
+        fields["l1_unreserved_base"] = int(l1_unreserved_base)
+    if l1_small_size is not None:
+        fields["l1_small_size"] = int(l1_small_size)
     spec = dataclasses.replace(base, name=name, **fields)
     _current_spec = spec
     return spec
@@ -162,6 +177,10 @@ class Device:
         self._l1 = np.zeros((gy, gx), dtype=np.int64)
         self._l1_peak = np.zeros((gy, gx), dtype=np.int64)
         self._charges: Dict[int, np.ndarray] = {}
+        self._addresses: Dict[int, int] = {}      # charge id -> L1 address
+        self.l1_allocator = L1Allocator(l1_bytes=spec.l1_bytes, base=spec.l1_unreserved_base,
+                                        l1_small_size=spec.l1_small_size)
+        self.capture = None                       # runtime.emulator.graph_capture.Capture while one runs
         self._charge_ids = itertools.count()
         self._lock = threading.Lock()
         self.dram_allocated_bytes = 0
@@ -234,24 +253,33 @@ class Device:
         if not self._open:
             raise EmulatorError("device is closed", op=op, rule="device_open")
 
-    def _alloc_l1(self, per_core: np.ndarray, what: str, op: str) -> int:
-        """Charge ``per_core`` bytes ((y, x) array); returns a charge id."""
+    def _alloc_l1(self, per_core: np.ndarray, what: str, op: str, layout: str = "INTERLEAVED") -> int:
+        """Charge ``per_core`` bytes ((y, x) array) at an allocator address; returns a charge id."""
         with self._lock:
+            size = int(per_core.max())
+            address = None
+            if size:
+                try:
+                    address = self.l1_allocator.allocate(size, what)
+                except L1OutOfMemory as e:
+                    st = e.stats
+                    frag = " (fragmented: enough is free, not in one block)" if st["free"] >= e.size else ""
+                    raise L1OutOfMemoryError(
+                        f"out of L1 allocating {what}: {e.size} B per core (lockstep banks) needed; {st['free']} B "
+                        f"free of {st['allocatable']} above the allocator base {self.spec.l1_unreserved_base}, "
+                        f"largest free block {st['largest_free']} B{frag} on {self.spec.name}",
+                        op=op,
+                        rule="l1_capacity",
+                    ) from None
             new = self._l1 + per_core
-            worst = int(new.max())
-            if worst > self.spec.l1_bytes:
-                y, x = np.unravel_index(int(new.argmax()), new.shape)
-                raise L1OutOfMemoryError(
-                    f"out of L1 allocating {what}: core (x={x}, y={y}) would hold {worst} B "
-                    f"(live {int(self._l1[y, x])} B + new {int(per_core[y, x])} B) "
-                    f"> {self.spec.l1_bytes} B per core on {self.spec.name}",
-                    op=op,
-                    rule="l1_capacity",
-                )
             self._l1 = new
             np.maximum(self._l1_peak, new, out=self._l1_peak)
             cid = next(self._charge_ids)
             self._charges[cid] = per_core
+            if address is not None:
+                self._addresses[cid] = address
+            if self.capture is not None:
+                self.capture.buffer_allocate(address, size, int(np.count_nonzero(per_core)), layout)
             return cid
 
     def _free_l1(self, cid: int) -> None:
@@ -259,6 +287,14 @@ class Device:
             per_core = self._charges.pop(cid, None)
             if per_core is not None:
                 self._l1 = self._l1 - per_core
+            address = self._addresses.pop(cid, None)
+            if address is not None:
+                self.l1_allocator.free(address)
+                if self.capture is not None:
+                    self.capture.buffer_deallocate(address)
+
+    def l1_address(self, cid: int) -> Optional[int]:
+        return self._addresses.get(cid)
 
     def _alloc_dram(self, nbytes: int) -> int:
         with self._lock:
@@ -292,22 +328,29 @@ class Buffer:
     the last tensor referring to it is garbage collected, as in ttnn.
     """
 
-    __slots__ = ("data", "device", "allocated", "owners", "_finalizer", "__weakref__")
+    __slots__ = ("data", "device", "allocated", "owners", "_finalizer", "l1_charge", "__weakref__")
 
     def __init__(self, data, device: Optional[Device] = None, l1_per_core: Optional[np.ndarray] = None,
-                 dram_bytes: int = 0, what: str = "tensor", op: str = "ttnn"):
+                 dram_bytes: int = 0, what: str = "tensor", op: str = "ttnn", layout: str = "INTERLEAVED"):
         self.data = data
         self.device = device
         self.allocated = True
         self.owners = weakref.WeakSet()  # tensors that alias this buffer
         self._finalizer = None
+        self.l1_charge = None
         if device is not None:
             if l1_per_core is not None:
-                cid = device._alloc_l1(l1_per_core, what, op)
+                cid = device._alloc_l1(l1_per_core, what, op, layout)
+                self.l1_charge = cid
                 self._finalizer = weakref.finalize(self, device._free_l1, cid)
             else:
                 cid = device._alloc_dram(dram_bytes)
                 self._finalizer = weakref.finalize(self, device._free_dram, cid)
+
+    @property
+    def address(self) -> Optional[int]:
+        """The buffer's L1 address (same on every core), None in DRAM or on the host."""
+        return self.device.l1_address(self.l1_charge) if self.l1_charge is not None else None
 
     def free(self) -> None:
         if self._finalizer is not None:

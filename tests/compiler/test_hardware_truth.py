@@ -97,20 +97,24 @@ def test_every_compute_op_gets_its_familys_compute_kernel_config(builds):
 
 
 def test_fp32_accumulation_halves_the_subblock(tmp_path):
+    from kernels.common import Violation
+    from kernels.matmul import linear_config
+
     fp32 = {"matmul:    {math_fidelity: LoFi, math_approx_mode: false, fp32_dest_acc_en: false":
             "matmul:    {math_fidelity: HiFi2, math_approx_mode: false, fp32_dest_acc_en: true"}
-    result = compile_model(batch=7, device=find_device("wormhole_n300"), schedule=_schedule(tmp_path, "wormhole_n300", fp32))
-    for op in result.program.ops:
-        pc = op.program_config
-        if pc is not None and "Matmul" in pc.ttnn_class:
-            assert pc.fields["out_subblock_h"] * pc.fields["out_subblock_w"] <= 4, op.name
-    ff1 = next(op for op in result.program.ops if op.role == "ff1")
-    assert (ff1.program_config.fields["out_subblock_h"], ff1.program_config.fields["out_subblock_w"]) == (1, 4)
-    assert "fp32_dest_acc_en=True" in result.source and "math_fidelity=ttnn.MathFidelity.HiFi2" in result.source
+    # With fp32 accumulation the attention matmuls' partials are Float32 and no longer share the output CB
+    # (matmul_multicore_reuse_optimized_program_factory.cpp): 24 x 12 tiles x 4 KiB cannot fit L1.
+    with pytest.raises(LegalityError, match=r"layer0\.attention_scores: circular buffers fit below the lowest L1 buffer "
+                                            r"violated \(1179648 B .*compute\.matmul\.fp32_dest_acc_en"):
+        compile_model(batch=7, device=find_device("wormhole_n300"), schedule=_schedule(tmp_path, "wormhole_n300", fp32))
+    # The derivation: 4 destination tiles with fp32 accumulation (FF1: 1 x 4 instead of 1 x 8)
+    ff1 = dict(m_tiles=84, k_tiles=32, n_tiles=128, grid=(8, 7), hidden_cores=8, batch_cores=7, transpose_mcast=False,
+               activation="gelu", key="overrides.ff1", max_subblock=4)
+    cfg = linear_config(override={}, **ff1)
+    assert (cfg.fields["out_subblock_h"], cfg.fields["out_subblock_w"]) == (1, 4)
     # an override that only fits 8 destination tiles is refused, naming the rule and the key
-    over = dict(fp32, **{"overrides: {}": "overrides: {ff1: {out_subblock_h: 1, out_subblock_w: 8}}"})
-    with pytest.raises(LegalityError, match=r"out_subblock_h \* out_subblock_w <= 4 \(fp32_dest_acc_en\).*overrides.ff1"):
-        compile_model(batch=7, device=find_device("wormhole_n300"), schedule=_schedule(tmp_path, "wormhole_n300", over))
+    with pytest.raises(Violation, match=r"out_subblock_h \* out_subblock_w <= 4 \(fp32_dest_acc_en\)"):
+        linear_config(override={"out_subblock_h": 1, "out_subblock_w": 8}, **ff1)
 
 
 def test_grayskull_refuses_fp32_accumulation(tmp_path):

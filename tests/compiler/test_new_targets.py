@@ -152,8 +152,21 @@ def test_check_schedule_table_for_a_seed(capsys):
     code, out, err = run_main(cli.main, ["check-schedule", "schedules/bert/wormhole_n300.yaml", "--batch", "7"], capsys)
     assert code == 0, err
     assert "batch range 2-7 (typed in the device file" in out
-    assert re.search(r"^\s+7\s+8x7\s+56\s+ok\s+\d+\s+\d+%\s+layer0\.attention_scores", out, flags=re.M), out
+    assert re.search(r"^\s+7\s+8x7\s+56\s+ok\s+\d+\s+\d+%\s+\d+\s+layer0\.attention_scores / layer0\.", out, flags=re.M), out
+    # the allocator's plan per op: CB bytes (the reference's softmax: 106,496 B), address, lowest buffer, headroom
+    assert re.search(r"layer0\.attention_probs .* 106496 +- +\d+ +\d+$", out, flags=re.M), out
+    assert "the reference's QKV-sized L1 reserve before QKV" in out
     assert re.search(r"layer0\.qkv\s+linear\s+MatmulReuseMultiCast M12xN12 in0_w 4 sub 1x6", out), out
+    assert re.search(r"layer0\.split_heads .*without: below QKV, with: above QKV", out), out
+
+
+def test_fits_only_without_circular_buffers_is_refused_in_one_line(capsys):
+    """schedules/examples/tiny_6x6: every buffer fits (addresses and fragmentation modelled); the CBs do not."""
+    code, out, err = run_main(cli.main, ["check-schedule", "schedules/examples/tiny_6x6.yaml", "--model",
+                                         str(ROOT / "models" / "minilm-l6-squad1")], capsys)
+    assert_one_error(code, err, "circular buffers fit below the lowest L1 buffer violated (106496 B of circular buffers span "
+                                "[105824, 212320) but an L1 buffer starts at")
+    assert "change schedule key 'placement.attention'" in err
 
 
 def _edited(tmp_path, src: str, replace: dict, name: str | None = None) -> Path:

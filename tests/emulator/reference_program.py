@@ -26,6 +26,7 @@ class Dims:
     vocab: int = 512
     eps: float = 1e-12
     col_major: bool = False  # Grayskull style: grid (x=batch, y=G), COL_MAJOR shards, transpose_mcast=True
+    scores_bf16: bool = True  # the demo's bf16 attention scores; bfloat8_b as the compiler's schedules keep them
 
     @property
     def head_dim(self) -> int:
@@ -145,13 +146,22 @@ def prepare_layer(ttnn, device, d: Dims, wts):
 def encoder_layer(ttnn, x, mask, w, c, d: Dims):
     """One encoder layer, 11 device ops, activations sharded in L1 (tt-bert-reference.md §2)."""
     bf8 = ttnn.bfloat8_b
+    # metal_BERT_large_11 (mha.py, RESERVE_SPLIT_HEADS_SHAPE = [1, 1, 1, 153 * 1024 // 2] bf16 in L1): a block the
+    # size of one QKV output shard, taken before QKV and freed right after it, so Q, K^T and V land in its hole above
+    # the QKV output instead of below it; freeing QKV then leaves one free block for the bf16 scores (without it the
+    # scores find L1 fragmented on Grayskull: tests/emulator/test_l1_accounting.py, compiler/l1_plan.py).
+    rows, cols = c["block_qkv"].shard_spec.shape
+    reserve = ttnn.from_torch(torch.zeros(1, 1, 1, (rows // 32) * (cols // 32) * 1088 // 2), dtype=ttnn.bfloat16,
+                              layout=ttnn.ROW_MAJOR_LAYOUT, device=x.device(), memory_config=ttnn.L1_MEMORY_CONFIG)
     qkv = ttnn.linear(x, w["qkv_w"], bias=w["qkv_b"], program_config=c["qkv"], memory_config=c["block_qkv"],
                       dtype=bf8)
+    ttnn.deallocate(reserve)
     # the grouped QKV columns are what the experimental op's sharded kernels read (2 heads per core column)
     q, k, v = ttnn.experimental.split_query_key_value_and_split_heads(
         qkv, c["grid"], num_heads=d.heads, memory_config=c["height"])
     ttnn.deallocate(qkv)
-    scores = ttnn.matmul(q, k, program_config=c["qk"], memory_config=c["scores"], dtype=ttnn.bfloat16)
+    scores = ttnn.matmul(q, k, program_config=c["qk"], memory_config=c["scores"],
+                         dtype=ttnn.bfloat16 if d.scores_bf16 else bf8)
     ttnn.deallocate(q)
     ttnn.deallocate(k)
     scores = ttnn.scale_mask_softmax_in_place(scores, 1.0 / math.sqrt(d.head_dim), mask,

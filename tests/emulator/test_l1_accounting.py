@@ -1,6 +1,7 @@
 """Per-core L1 accounting on a hand-computed sequence (2 x 2 cores, 64 KiB each)."""
 
 import numpy as np
+import pytest
 import torch
 
 from runtime.emulator.ttnn.tensor import l1_bytes_per_core
@@ -107,3 +108,51 @@ def test_views_and_in_place_share_the_allocation(ttnn, small_device):
     assert small_device.l1_allocated_bytes_per_core() == before  # v still holds the buffer
     ttnn.deallocate(v, force=False)
     assert small_device.l1_allocated_bytes_per_core() == 0
+
+
+def test_addresses_and_fragmentation_come_from_the_allocator(ttnn):
+    """Buffers get tt-metal's allocator addresses (kernels/allocator.py: top down above the base); a request no free
+    block holds is refused although enough L1 is free in total."""
+    from tests.emulator.conftest import _open
+    import runtime.emulator as emulator
+
+    dev = _open("frag", arch="wormhole_b0", grid=(1, 1), l1_bytes=64 * 1024 + 1024, dram_banks=1, l1_unreserved_base=1024)
+    try:
+        blocks = [ttnn.from_torch(torch.zeros(64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=dev,
+                                  memory_config=ttnn.L1_MEMORY_CONFIG) for _ in range(8)]     # 8 KiB each
+        assert [b.buffer_address() for b in blocks[:2]] == [1024 + 56 * 1024, 1024 + 48 * 1024]
+        for b in blocks[::2]:
+            ttnn.deallocate(b)
+        with pytest.raises(ttnn.L1OutOfMemoryError, match=r"32768 B free .*largest free block 8192 B \(fragmented"):
+            ttnn.from_torch(torch.zeros(128, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=dev,
+                            memory_config=ttnn.L1_MEMORY_CONFIG)
+    finally:
+        ttnn.close_device(dev)
+        emulator.set_device_spec("wormhole_n300")
+
+
+def test_an_op_whose_circular_buffers_reach_a_buffer_is_refused(ttnn):
+    """tt-metal refuses a program whose CB region (up from the allocator base) passes the lowest L1 buffer; the
+    emulator applies the same rule with the CBs kernels/softmax.py sizes (here 14 KiB: scaler, 1/sum and max one
+    bf16 tile each, exps and x two each)."""
+    from tests.emulator.conftest import _open
+    import runtime.emulator as emulator
+
+    dev = _open("cbs", arch="wormhole_b0", grid=(1, 1), l1_bytes=24 * 1024, dram_banks=1)
+    try:
+        hs = ttnn.MemoryConfig(ttnn.TensorMemoryLayout.HEIGHT_SHARDED, ttnn.BufferType.L1,
+                               ttnn.ShardSpec(grid(ttnn, 1, 1), [64, 64], ttnn.ShardOrientation.ROW_MAJOR))
+        cfg = ttnn.SoftmaxShardedMultiCoreProgramConfig(compute_with_storage_grid_size=(1, 1), subblock_w=2,
+                                                        block_h=2, block_w=2)
+        x = ttnn.from_torch(torch.randn(64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=dev,
+                            memory_config=hs)                                   # [16 KiB, 24 KiB)
+        ttnn.scale_mask_softmax_in_place(x, program_config=cfg, numeric_stable=True)   # CBs end at 14 KiB: fits
+        filler = ttnn.from_torch(torch.randn(64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=dev,
+                                 memory_config=ttnn.L1_MEMORY_CONFIG)           # [8 KiB, 16 KiB)
+        with pytest.raises(ttnn.L1OutOfMemoryError, match=r"14336 B of CBs span \[0, 14336\) but an L1 buffer starts "
+                                                           r"at 8192 \(6144 B over\)"):
+            ttnn.scale_mask_softmax_in_place(x, program_config=cfg, numeric_stable=True)
+        del filler
+    finally:
+        ttnn.close_device(dev)
+        emulator.set_device_spec("wormhole_n300")

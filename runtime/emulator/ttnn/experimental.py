@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Optional, Sequence, Tuple
 
 from ..errors import OpInputError, ProgramConfigError, UnsupportedError
+from . import circular_buffers as _cbs
 from .operations import _device_tensor, _require_tile, _unsupported_if
 from .tensor import TILE, Tensor
 from .transformer import concat_heads, head_size, make_heads, qkv_block_grid, sharded_output_configs
@@ -87,7 +88,9 @@ def split_query_key_value_and_split_heads(input_tensor: Tensor, compute_with_sto
         def heads(j):  # -> [B, S, NH, D], head 2g + i
             return hv[:, :, :, j].reshape(b, s, nh, d)
 
-        return make_heads(op, x, (heads(0), heads(1), heads(2)), True, qv_mc, k_mc)
+        outs = make_heads(op, x, (heads(0), heads(1), heads(2)), True, qv_mc, k_mc)
+        _cbs.split_heads(op, x.device(), x)      # one CB of its own: the K transpose (kernels/attention.py)
+        return outs
     if not 7 <= b <= 9:
         raise OpInputError(f"Input batch size must be between 7 to 9 for bert large TM ops! (got {b})", op=op,
                            rule="bert_large_batch")
@@ -115,4 +118,6 @@ def nlp_concat_heads(input_tensor: Tensor, *, memory_config: Optional[MemoryConf
     ``nlp_concat_heads_device_operation.cpp`` / ``nlp_concat_heads_program_factory.cpp``, see
     ``transformer.concat_heads``.
     """
-    return concat_heads("ttnn.experimental.nlp_concat_heads", input_tensor, memory_config, four_d=True)
+    out = concat_heads("ttnn.experimental.nlp_concat_heads", input_tensor, memory_config, four_d=True)
+    _cbs.concat_heads("ttnn.experimental.nlp_concat_heads", out.device(), input_tensor, out)
+    return out

@@ -49,6 +49,7 @@ from ..errors import (
     ProgramConfigError,
     UnsupportedError,
 )
+from . import circular_buffers as _cbs
 from . import compute_config as cc
 from .program_configs import (
     LayerNormDefaultProgramConfig,
@@ -745,10 +746,15 @@ def layer_norm(input_tensor: Tensor, *, epsilon: float = 1e-12, weight: Optional
         blocks = max(1, (w2 // TILE) // program_config.block_w)
     y = _layernorm_values(x, rv, gamma, beta, float(epsilon), settings, blocks)
     if inplace:
+        if isinstance(program_config, LayerNormShardedMultiCoreProgramConfig):
+            _cbs.layernorm_sharded(op, device, program_config, a, r, weight, bias, a, settings)
         a._set_values(round_to_dtype(y, a.dtype))
         device._count(op)
         return a
-    return new_tensor(y, a.dtype, Layout.TILE, device, out_mc, op)
+    result = new_tensor(y, a.dtype, Layout.TILE, device, out_mc, op)
+    if isinstance(program_config, LayerNormShardedMultiCoreProgramConfig):
+        _cbs.layernorm_sharded(op, device, program_config, a, r, weight, bias, result, settings)
+    return result
 
 
 def _layernorm_values(x: torch.Tensor, r: Optional[torch.Tensor], gamma, beta, eps: float,
@@ -817,8 +823,10 @@ def _interleaved_to_sharded_impl(input_tensor: Tensor, sharded_memory_config: Me
     out_dtype = output_dtype if output_dtype is not None else x.dtype
     v = x._values(op, "input_tensor")
     same = out_dtype == x.dtype
-    return new_tensor(v.clone() if same else v, out_dtype, x.layout, x.device(), sharded_memory_config, op,
-                      already_rounded=same)
+    out = new_tensor(v.clone() if same else v, out_dtype, x.layout, x.device(), sharded_memory_config, op,
+                     already_rounded=same)
+    _cbs.to_sharded(op, x.device(), x, out)
+    return out
 
 
 def interleaved_to_sharded(input_tensor: Tensor, *args, **kwargs) -> Tensor:
@@ -871,7 +879,9 @@ def sharded_to_interleaved(input_tensor: Tensor, memory_config: Optional[MemoryC
     out_dtype = output_dtype if output_dtype is not None else x.dtype
     v = x._values(op, "input_tensor")
     same = out_dtype == x.dtype
-    return new_tensor(v.clone() if same else v, out_dtype, x.layout, x.device(), mc, op, already_rounded=same)
+    out = new_tensor(v.clone() if same else v, out_dtype, x.layout, x.device(), mc, op, already_rounded=same)
+    _cbs.to_interleaved(op, x.device(), x, out)
+    return out
 
 
 # -----------------------------------------------------------------------------
@@ -1290,7 +1300,13 @@ def _matmul_impl(op: str, input_tensor_a, input_tensor_b, bias, transpose_a, tra
         raise OpInputError(f"input_tensor_a must have rank >= 2, got {list(a.shape)}", op=op, rule="rank")
     in0_block_w = getattr(program_config, "in0_block_w", None)
     out = _matmul_values(av, bv, bias_row, act_kind, settings, a.dtype, b.dtype, out_dtype, in0_block_w)
-    return new_tensor(out, out_dtype, Layout.TILE, device, out_mc, op)
+    result = new_tensor(out, out_dtype, Layout.TILE, device, out_mc, op)
+    # the program's CBs must fit below the lowest buffer, the output included (kernels/matmul.py)
+    if isinstance(program_config, MatmulMultiCoreReuseMultiCastProgramConfig):
+        _cbs.linear(op, device, program_config, a, b, bias_t, result, settings)
+    elif isinstance(program_config, MatmulMultiCoreReuseProgramConfig):
+        _cbs.batched(op, device, program_config, a, b, result, settings)
+    return result
 
 
 def _matmul_values(av: torch.Tensor, bv: torch.Tensor, bias_row, act_kind, settings: cc.ComputeSettings,
@@ -1572,6 +1588,8 @@ def scale_mask_softmax_in_place(input_tensor: Tensor, scale: Optional[float] = N
         raise OpInputError("is_causal_mask needs a mask", op=op, rule="mask_shape")
     settings = _compute_settings(op, compute_kernel_config, device, dict(
         SOFTMAX_DEFAULT_COMPUTE, fp32_dest_acc_en=x.dtype == DataType.FLOAT32))
+    if isinstance(program_config, SoftmaxShardedMultiCoreProgramConfig):
+        _cbs.softmax_sharded(op, device, program_config, x, mask, settings, bool(numeric_stable), bool(is_causal_mask))
     v = x._values(op, "input_tensor")
     y = _softmax_values(v, mv, scale, settings, bool(numeric_stable))
     x._set_values(round_to_dtype(y, x.dtype))

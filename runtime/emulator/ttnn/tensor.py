@@ -330,6 +330,10 @@ class Tensor:
     def device(self) -> Optional[Device]:
         return self._device
 
+    def buffer_address(self) -> Optional[int]:
+        """``Tensor.buffer_address()``: the L1 address the allocator gave the buffer (None in DRAM / on the host)."""
+        return self._buffer.address if self.is_allocated() else None
+
     def is_allocated(self) -> bool:
         return (not self._detached) and self._buffer.allocated
 
@@ -424,7 +428,8 @@ def new_tensor(values: torch.Tensor, dtype: DataType, layout: Layout, device: Op
         mc, per_core, dram_bytes = None, None, 0
     if not already_rounded:
         values = round_to_dtype(values, dtype)
-    buf = Buffer(values, device, per_core, dram_bytes, what=f"{what} {list(shape)} {dtype.name}", op=op)
+    buf = Buffer(values, device, per_core, dram_bytes, what=f"{what} {list(shape)} {dtype.name}", op=op,
+                 layout=mc.memory_layout.name if mc is not None else "INTERLEAVED")
     if device is not None:
         device._count(op)
     return Tensor._create(buf, shape, dtype, layout, mc, device)
