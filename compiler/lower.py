@@ -464,4 +464,5 @@ def lower(graph: Graph, device: Device, schedule: Schedule, batch: int, *, model
                    num_heads=m["num_heads"], num_layers=m["num_layers"], intermediate_size=m["intermediate_size"],
                    vocab_size=m["vocab_size"], grid=lw.grid, hidden_cores=lw.cores, orientation=lw.orientation,
                    inputs=lw.inputs, weights=weights, ops=lw.ops, output_value=lw.output_value,
-                   peak_l1_bytes_per_core=peak, grid_reason=lw.grid_reason, weight_params=dict(lw.weights))
+                   peak_l1_bytes_per_core=peak, grid_reason=lw.grid_reason, weight_params=dict(lw.weights),
+                   type_vocab_size=m.get("type_vocab_size", 2))

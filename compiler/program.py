@@ -67,3 +67,4 @@ class Program:
     peak_l1_bytes_per_core: int = 0
     grid_reason: str = ""
     weight_params: dict = field(default_factory=dict)   # IR param node -> WeightSpec
+    type_vocab_size: int = 2  # token types the embedding table holds (1: every token is type 0)
