@@ -71,7 +71,7 @@ def _load_yaml(path: Path, what: str) -> dict:
     def _bounded(loader):
         node = yaml.SafeLoader.get_single_node(loader)
         if node is not None:
-            _check_expansion(path, node)
+            _check_expansion(path, node, what)
         return node
 
     _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
@@ -111,7 +111,7 @@ def _load_yaml(path: Path, what: str) -> dict:
 MAX_YAML_VALUES = 20_000
 
 
-def _check_expansion(path: Path, root) -> None:
+def _check_expansion(path: Path, root, what: str) -> None:
     """Refuse a document whose aliases expand past MAX_YAML_VALUES ("billion laughs") or refer to themselves,
     before anything walks the expanded value. Sizes are memoised per node, so the count itself is cheap."""
     sizes: dict[int, int | None] = {}
@@ -131,9 +131,9 @@ def _check_expansion(path: Path, root) -> None:
         else:
             n = 1
         if n > MAX_YAML_VALUES:
-            raise ScheduleError(f"{path}: line {node.start_mark.line + 1}: YAML aliases expand to more than "
-                                f"{MAX_YAML_VALUES} values (an alias bomb?); a {path.suffix[1:] or 'YAML'} file here "
-                                f"is a few hundred values: write them out")
+            raise ScheduleError(f"{path}: line {node.start_mark.line + 1}: this YAML holds more than {MAX_YAML_VALUES} "
+                                f"values, aliases counted at each use (an alias bomb?); a {what} file is a few hundred "
+                                f"values: write them out")
         sizes[key] = n
         return n
 
