@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jinja2
 
-from .errors import ScheduleError
+from .errors import ScheduleError, short
 from .lower import memcfg_name
 from .program import Program, ScheduledOp, WeightSpec
 
@@ -44,7 +44,7 @@ def py_literal(value) -> Code:
         return Code(f'"{_escape(value)}"')
     if value is None or isinstance(value, (bool, int)) or isinstance(value, float) and math.isfinite(value):
         return Code(repr(value))
-    raise TypeError(f"no Python literal for {type(value).__name__} {value!r:.80}")
+    raise TypeError(f"no Python literal for {type(value).__name__} {short(value)}")
 
 
 def py_text(value) -> Code:
@@ -58,7 +58,7 @@ def py_text(value) -> Code:
 def py_ident(value) -> Code:
     """A name pasted into code (REQUIRED_ENV_<key>, ttnn.<dtype>): must be a plain identifier."""
     if not isinstance(value, str) or not _IDENT.match(value):
-        raise ScheduleError(f"{value!r:.80} cannot be a name in the emitted program; use letters, digits and _")
+        raise ScheduleError(f"{short(value)} cannot be a name in the emitted program; use letters, digits and _")
     return Code(value)
 
 
@@ -66,7 +66,7 @@ def _finalize(value):
     """Every `{{ }}` in the template must be an int, generated code, or a value passed through a filter above."""
     if isinstance(value, Code) or isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise TypeError(f"template pastes unquoted {type(value).__name__} {value!r:.80}: use |py, |text or |ident")
+    raise TypeError(f"template pastes unquoted {type(value).__name__} {short(value)}: use |py, |text or |ident")
 
 
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),

@@ -61,9 +61,10 @@ def load_build(path: str | Path, allow_modified_program: bool = False, log=None)
         raise UserError(f"{program} is missing; rebuild with python -m compiler build") from None
     if digest != manifest.get("program_sha256"):
         if not allow_modified_program:
-            raise UserError(f"{program} was modified after the build (its sha256 is not the manifest's program_sha256) "
-                            f"and running it would execute that code; rebuild with python -m compiler build, or pass "
-                            f"--allow-modified-program if you edited it yourself")
+            raise UserError(f"{program} does not match its manifest (its sha256 is not the program_sha256 written at "
+                            f"build time): it was modified after the build, and running it would execute that code; "
+                            f"rebuild with python -m compiler build, or pass --allow-modified-program if you edited it "
+                            f"yourself")
         if log:
             log(f"warning: running {program}, modified after the build (--allow-modified-program)")
     return Build(path, manifest)

@@ -176,9 +176,10 @@ def test_modified_program_is_refused_unless_allowed(small_build, tmp_path, case_
     with open(build / "program.py", "a") as f:
         f.write(f"\nopen({str(marker)!r}, 'w').write('x')\n")
     rc, _, err = _cli("runtime", ["run", str(build), "--device", "emulator"])
-    assert rc == 2 and err == (f"error: {build / 'program.py'} was modified after the build (its sha256 is not the "
-                               f"manifest's program_sha256) and running it would execute that code; rebuild with "
-                               f"python -m compiler build, or pass --allow-modified-program if you edited it yourself\n")
+    assert rc == 2 and err == (f"error: {build / 'program.py'} does not match its manifest (its sha256 is not the "
+                               f"program_sha256 written at build time): it was modified after the build, and running "
+                               f"it would execute that code; rebuild with python -m compiler build, or pass "
+                               f"--allow-modified-program if you edited it yourself\n")
     assert not marker.exists()
     rc, _, err = _cli("runtime", ["run", str(build), "--device", "emulator", "--allow-modified-program"])
     assert rc == 0, err
