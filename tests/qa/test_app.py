@@ -108,7 +108,7 @@ def test_demo_rejects_question_too_long_for_the_window(tmp_path, model_dir):
 
 
 def test_run_squad_hf_fp32_and_reference(hf_predict, model_dir, capsys):
-    data = SQUAD_SLICE   # the first 50 dev questions, shipped (tests/qa/data/README.md)
+    data = SQUAD_SLICE   # 50 real dev questions, shipped (tests/qa/data/README.md)
     res = run_squad(hf_predict, model_dir, data, 4, samples=6, reference_predict=hf_predict,
                     progress=True, return_predictions=True)
     assert {"exact", "f1", "ref_exact", "ref_f1", "samples"} <= set(res)

@@ -99,7 +99,7 @@ def test_full_squad_dev_loads_and_holds_the_slice():
     path = Path(__file__).resolve().parents[3] / "shared" / "data" / "squad-dev-v1.1.json"  # ../shared
     if not path.is_file():
         pytest.skip(f"needs the full SQuAD v1.1 dev set (10,570 questions) at {path}; the shipped slice covers "
-                    f"the first 50 (test_real_squad_dev_loads)")
+                    f"50 of them (test_real_squad_dev_loads)")
     ds = load_squad(path, samples=1000)
     assert ds.total_questions == 10570 and len(ds.questions) == 1000 and not ds.version_2
     by_id = {q.id: q for q in ds.questions}
