@@ -463,3 +463,12 @@ def test_search_table_cells_and_sign(small, tmp_path):
     for line in table:
         cell = line[2 + 20 + 1 + 5 + 1 + 5 + 2:]
         assert len(cell.rstrip()) <= 58 + 1 + 8
+
+
+def test_squad_value_quoted_in_message_is_bounded(small_build, tmp_path, case_counter):
+    p = tmp_path / "squad.json"
+    p.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": "c", "qas": [
+        {"id": "1", "question": "q?", "answers": [{"text": "c", "answer_start": "x" * 100_000}]}]}]}]}))
+    line = refused("runtime", ["squad", str(small_build), "--data", str(p), "--device", "emulator"],
+                   "answers[0].answer_start: is 'xxxx", "not a non-negative integer", kind="squad json", counter=case_counter)
+    assert len(line) < 400
