@@ -79,6 +79,9 @@ def resolve_model(name: str | None) -> ModelSource:
     p = Path(name)
     if p.exists():
         cfg_file = p / "config.json" if p.is_dir() else p
+        if cfg_file.exists() and not cfg_file.is_file():   # a FIFO would block the read
+            raise UserError(f"--model {name}: {cfg_file} is not a regular file; point --model at a checkpoint directory "
+                            f"whose config.json is a file")
         if not cfg_file.is_file():
             raise UserError(f"--model {name}: no config.json in that directory; pass a Hugging Face checkpoint directory")
         return ModelSource(name, _read_config(cfg_file, name), cfg_file.parent)

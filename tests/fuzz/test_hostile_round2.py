@@ -472,3 +472,15 @@ def test_squad_value_quoted_in_message_is_bounded(small_build, tmp_path, case_co
     line = refused("runtime", ["squad", str(small_build), "--data", str(p), "--device", "emulator"],
                    "answers[0].answer_start: is 'xxxx", "not a non-negative integer", kind="squad json", counter=case_counter)
     assert len(line) < 400
+
+
+def test_fifo_config_json_is_refused(tmp_path, case_counter):
+    case_counter["fifo"] += 2
+    d = tmp_path / "m"
+    d.mkdir()
+    os.mkfifo(d / "config.json")
+    for model in (d, d / "config.json"):
+        r = _subprocess(["compiler", "build", "--arch", "gs", "--batch", "2", "--model", str(model)], timeout=120)
+        assert r.returncode == 2 and r.stderr.strip() == (
+            f"error: --model {model}: {d / 'config.json'} is not a regular file; point --model at a checkpoint "
+            f"directory whose config.json is a file"), r.stderr
