@@ -122,7 +122,8 @@ def resolve_target(arch: str | None, device: str | None, schedule: str | None, b
             missing = {k: v for k, v in dev.select_env.items() if os.environ.get(k) != v and not eth_dispatch}
             if missing:
                 k, v = next(iter(missing.items()))
-                raise UserError(f"device {dev.name} needs {k}={v} in the environment (or --eth-dispatch)")
+                shown = v if len(v) <= 80 else v[:77] + "..."
+                raise UserError(f"device {dev.name} needs {k}={shown} in the environment (or --eth-dispatch)")
     else:
         dev = device_for_arch(arch or "wh", batch, eth_dispatch)
     sched = find_schedule(schedule) if schedule else None

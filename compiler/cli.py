@@ -64,14 +64,19 @@ def _schedules(args) -> int:
     from .schedule import BERT_DIR, DEVICE_DIR, load_device, load_schedule
 
     print(f"{'device':22} {'arch':12} {'grid':6} {'L1/core':>9} {'batch':7} schedule")
+    derived = False
     for path in sorted(DEVICE_DIR.glob("*.yaml")):
         dev = load_device(path)
         sched_path = BERT_DIR / f"{dev.name}.yaml"
         sched = str(sched_path.relative_to(BERT_DIR.parent.parent)) if sched_path.is_file() else "-"
         if sched_path.is_file():
             load_schedule(sched_path)
-        print(f"{dev.name:22} {dev.arch:12} {dev.grid_x}x{dev.grid_y:<4} {dev.l1_bytes_per_core:>9} "
+        print(f"{dev.name:22} {dev.arch:12} {f'{dev.grid_x}x{dev.grid_y}':6} {dev.l1_bytes_per_core:>9} "
               f"{f'{dev.batch_min}-{dev.batch_max}' if dev.batch_max else 'derived':7} {sched}")
+        derived = derived or dev.batch_max is None
+    if derived:
+        print("derived: the device file sets no batch.max; the range is the batches whose schedule is legal and fits L1 "
+              "for the model, from batch.min up (python -m compiler check-schedule DEVICE prints it)")
     return 0
 
 
@@ -87,9 +92,12 @@ def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m compiler", description="Compile Hugging Face BERT to TT-NN programs.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     b = sub.add_parser("build", help="trace, schedule and emit a TT-NN program")
-    b.add_argument("--arch", choices=("gs", "wh"), help="seed target shortcut: gs = Grayskull E150, wh = Wormhole N300")
+    b.add_argument("--arch", choices=("gs", "wh"), help="seed target shortcut: gs = Grayskull E150, wh = Wormhole N300 "
+                   "(default: wh when no --device is given)")
     b.add_argument("--device", help="device name or device YAML file (instead of --arch)")
-    b.add_argument("--batch", type=int, required=True)
+    b.add_argument("--batch", type=int, required=True, metavar="N",
+                   help="sequences per run, fixed in the program (within the device's batch range: python -m compiler "
+                        "schedules)")
     b.add_argument("--model", help="HF model id (local cache or shipped config) or checkpoint directory")
     b.add_argument("--schedule", help="schedule YAML (default: schedules/bert/<device>.yaml)")
     b.add_argument("--precision", choices=precision_profiles(), default="reference",

@@ -1,19 +1,78 @@
 """Render a scheduled program as a readable Python TT-NN module (jinja2, StrictUndefined)."""
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 import jinja2
 
-from .errors import ScheduleError
+from .errors import ScheduleError, short
 from .lower import memcfg_name
 from .program import Program, ScheduledOp, WeightSpec
 
 COMPILER_VERSION = "0.1.0"
+
+
+class Code(str):
+    """Python source the emitter generated itself (calls, config constructors, names); pasted as is."""
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _escape(value: str) -> str:
+    """`value` with backslashes, double quotes and every non-printable character (newlines, NUL, U+2028,
+    lone surrogates, ...) written as Python escapes: safe between double quotes, in a docstring or a comment."""
+    out = []
+    for ch in value:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
+
+
+def py_literal(value) -> Code:
+    """The one quoting function for values that reach program.py as literals: a double-quoted string literal
+    (repr-style escapes) for str, repr for int / finite float / bool / None; anything else is refused."""
+    if isinstance(value, str):
+        return Code(f'"{_escape(value)}"')
+    if value is None or isinstance(value, (bool, int)) or isinstance(value, float) and math.isfinite(value):
+        return Code(repr(value))
+    raise TypeError(f"no Python literal for {type(value).__name__} {short(value)}")
+
+
+def py_text(value) -> Code:
+    """A value as text inside the module docstring, a function docstring or a comment: the literal's escapes
+    without its quotes, so it can end neither the docstring nor the comment."""
+    if isinstance(value, str):
+        return Code(_escape(value))
+    return Code(_escape(str(py_literal(value))))
+
+
+def py_ident(value) -> Code:
+    """A name pasted into code (REQUIRED_ENV_<key>, ttnn.<dtype>): must be a plain identifier."""
+    if not isinstance(value, str) or not _IDENT.match(value):
+        raise ScheduleError(f"{short(value)} cannot be a name in the emitted program; use letters, digits and _")
+    return Code(value)
+
+
+def _finalize(value):
+    """Every `{{ }}` in the template must be an int, generated code, or a value passed through a filter above."""
+    if isinstance(value, Code) or isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"template pastes unquoted {type(value).__name__} {short(value)}: use |py, |text or |ident")
+
+
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                          keep_trailing_newline=True)
+                          keep_trailing_newline=True, finalize=_finalize, autoescape=False)
+_ENV.filters.update(py=py_literal, text=py_text, ident=py_ident)
 _REF = re.compile(r"%([^%]+)%")
 
 # What each op family does, for the comment above its call.
@@ -43,8 +102,8 @@ def _source_expr(w: WeightSpec, name: str, in_layer: bool) -> str:
     if in_layer:
         prefix = f"bert.encoder.layer.{w.layer}."
         assert name.startswith(prefix), name
-        return f'sd[hf + "{name[len(prefix):]}"]'
-    return f'sd["{name}"]'
+        return f"sd[hf + {py_literal(name[len(prefix):])}]"
+    return f"sd[{py_literal(name)}]"
 
 
 def _weight_expr(w: WeightSpec, in_layer: bool, names: dict[int, str]) -> str:
@@ -88,7 +147,7 @@ class _Scope:
             return f"{value.split(':', 1)[1].upper()}_COMPUTE_CONFIG"
         if value in self.weights:
             w = self.weights[value]
-            return f'w["{w.key}"]' if self.layer is not None else f'weights["{w.key}"]'
+            return f"w[{py_literal(w.key)}]" if self.layer is not None else f"weights[{py_literal(w.key)}]"
         if value in self.inputs:
             return _var(value)
         if self.layer is not None and value not in self.layer_values:
@@ -106,7 +165,7 @@ def _op_lines(op: ScheduledOp, scope: _Scope) -> list[str]:
     module = re.sub(r"^bert\.encoder\.layer\.\d+\.", "", op.module)
     what = _ROLE_WHAT.get(op.role) or _WHAT.get(op.kind, "")
     comment = op.call.comment or (f"{module}: {what}" if what else module)
-    lines.append(f"# {comment}")
+    lines.append(f"# {py_text(comment)}")
     lines.append(scope.render(op.call.source()))
     lines += [f"ttnn.deallocate({scope.name(v)})" for v in op.frees]
     return lines
@@ -140,7 +199,7 @@ def render(program: Program) -> str:
     layer0_input = layer_ops[0].inputs[0]
     last_output = [op for op in ops if op.layer == last_layer][-1].outputs[0]
     global_scope = _Scope(program, weights, None, set(), last_output, mask_input["name"], input_names)
-    pre_lines = [f'{_var(i["name"])} = inputs["{i["name"]}"]' for i in program.inputs]
+    pre_lines = [f'{_var(i["name"])} = inputs[{py_literal(i["name"])}]' for i in program.inputs]
     for op in pre:
         pre_lines += _op_lines(op, global_scope)
     pre_lines.append(f"hidden = {global_scope.name(layer0_input)}")
@@ -153,14 +212,14 @@ def render(program: Program) -> str:
     for op in ops:
         if op.program_config is not None and op.role not in seen:
             seen.add(op.role)
-            configs.append({"name": _config_name(op.role), "expr": op.program_config.expr("GRID")})
+            configs.append({"name": _config_name(op.role), "expr": Code(op.program_config.expr("GRID"))})
 
     compute_configs, seen_families = [], set()
     for op in ops:
         cc = op.compute_config
         if cc is not None and cc.family not in seen_families:
             seen_families.add(cc.family)
-            compute_configs.append({"name": cc.name, "expr": cc.expr(), "family": cc.family})
+            compute_configs.append({"name": cc.name, "expr": Code(cc.expr()), "family": cc.family})
     compute_configs.sort(key=lambda c: list(program.schedule.compute).index(c["family"]))
     qa_width = next((w.shape[-1] for w in program.weights if w.key == "qa.bias"), 32)
     # Widths that reach the emitted source by name.
@@ -180,15 +239,16 @@ def render(program: Program) -> str:
         grid_reason=program.grid_reason, peak_l1=program.peak_l1_bytes_per_core, l1_bytes=dev.l1_bytes_per_core,
         hidden=program.hidden_size, heads=program.num_heads, layers=program.num_layers,
         env_requirements=dev.select_env, hidden_shard=hidden_shard, program_configs=configs,
-        global_weights=[dict(key=w.key, expr=_weight_expr(w, False, names), dtype=w.dtype, layout=_layout(w)) for w in global_weights],
-        layer_weights=[dict(key=w.key, expr=_weight_expr(w, True, names), dtype=w.dtype, layout=_layout(w)) for w in layer_weights],
+        global_weights=[dict(key=w.key, expr=Code(_weight_expr(w, False, names)), dtype=w.dtype, layout=_layout(w)) for w in global_weights],
+        layer_weights=[dict(key=w.key, expr=Code(_weight_expr(w, True, names)), dtype=w.dtype, layout=_layout(w)) for w in layer_weights],
         compute_configs=compute_configs, intermediate=program.intermediate_size, head_groups=program.hidden_cores,
         qa_width=qa_width, open_device=dev.open_device, grid_text=f"{dev.grid_x}x{dev.grid_y}",
         weight_memcfg=memcfg_name(program.weights[0].placement),
         ids_memcfg=memcfg_name(next(i for i in program.inputs if "fill" not in i)["placement"]),
-        mask_name=mask_input["name"], mask_var=_var(mask_input["name"]), mask_fill=repr(mask_input["fill"]),
+        mask_name=mask_input["name"], mask_var=_var(mask_input["name"]), mask_fill=mask_input["fill"],
         mask_dtype=mask_input["dtype"], mask_memcfg=memcfg_name(mask_input["placement"]),
-        layer_lines=bodies[0], layer_op_count=len(layer_ops), pre_lines=pre_lines, post_lines=post_lines,
+        layer_lines=[Code(x) for x in bodies[0]], layer_op_count=len(layer_ops), pre_lines=[Code(x) for x in pre_lines],
+        post_lines=[Code(x) for x in post_lines],
     )
     return _ENV.get_template("program.py.jinja").render(**ctx)
 

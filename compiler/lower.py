@@ -12,7 +12,7 @@ from kernels.compute import compute_config
 from kernels.common import (DRAM, DRAM_ROW_MAJOR, L1, L1_ROW_MAJOR, TILE, Call, Placement, Violation,
                             l1_bytes_per_core)
 
-from .errors import LegalityError, ScheduleError
+from .errors import LegalityError, ScheduleError, UserError
 from .ir import Graph
 from .l1_plan import plan_l1
 from .passes.match import layer_of
@@ -271,6 +271,10 @@ class _Lowering:
             self.emit(n, kind="linear", role=role, inputs=[x], outputs=[n], shapes=[self.g[n]["shape"]], dtype=dtype,
                       placement=placement, call=call, weights=[w, b], compute="matmul")
             return
+        if k % TILE or n_out % TILE:   # block-sharded linears split whole 32-wide tiles across cores
+            key = "intermediate_size" if role in ("ff1", "ff2") else "hidden_size"
+            raise UserError(f"model config: the {role} linear is {k} x {n_out}, not whole {TILE}-wide tiles; "
+                            f"config.json '{key}' must be a multiple of {TILE} for this compiler")
         x = self.ensure_block_sharded(x)
         if role == "qkv":
             for p in (w, b):
@@ -468,7 +472,7 @@ def lower(graph: Graph, device: Device, schedule: Schedule, batch: int, *, model
                    vocab_size=m["vocab_size"], grid=lw.grid, hidden_cores=lw.cores, orientation=lw.orientation,
                    inputs=lw.inputs, weights=weights, ops=lw.ops, output_value=lw.output_value,
                    peak_l1_bytes_per_core=peak, grid_reason=lw.grid_reason, weight_params=dict(lw.weights),
-                   l1_plan=l1)
+                   l1_plan=l1, type_vocab_size=m.get("type_vocab_size", 2))
 
 
 def l1_plan(lw: "_Lowering", weights, *, reserve_before_qkv: bool = False):

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
+from .errors import UserError, read_regular, short
 
 DEFAULT_MODEL = "phiyodr/bert-large-finetuned-squad2"
 _SHIPPED = Path(__file__).parent / "model_configs"
@@ -43,7 +43,7 @@ class ModelSource:
                     "max_position_embeddings", "type_vocab_size"):
             value = getattr(cfg, key, None)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise UserError(f"model '{self.name}': config.json '{key}' is {value!r}; it must be a positive integer")
+                raise UserError(f"model '{self.name}': config.json '{key}' is {short(value)}; it must be a positive integer")
         if cfg.hidden_size % cfg.num_attention_heads:
             raise UserError(f"model '{self.name}': config.json 'hidden_size' {cfg.hidden_size} is not a multiple of "
                             f"'num_attention_heads' {cfg.num_attention_heads}; fix config.json")
@@ -59,10 +59,16 @@ def _hf_cache_dirs(model_id: str) -> list[Path]:
 
 def _read_config(path: Path, name: str) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UserError(f"cannot read model config {path}: {e.__class__.__name__}: {e}; "
                         f"point --model at a directory holding a valid config.json") from None
+    except RecursionError:
+        raise UserError(f"model config {path}: JSON nested too deeply; a config.json is a flat object of "
+                        f"numbers and names, re-save it with save_pretrained()") from None
+    except ValueError as e:   # json refuses integers of more than 4300 digits with a plain ValueError
+        problem = "an integer has more than 4300 digits" if "integer string conversion" in str(e) else str(e)[:120]
+        raise UserError(f"model config {path}: unusable value ({problem}); give real numbers in config.json") from None
     if not isinstance(data, dict):
         raise UserError(f"model config {path} is not a JSON object; point --model at a valid checkpoint")
     return data
@@ -73,6 +79,9 @@ def resolve_model(name: str | None) -> ModelSource:
     p = Path(name)
     if p.exists():
         cfg_file = p / "config.json" if p.is_dir() else p
+        if cfg_file.exists() and not cfg_file.is_file():   # a FIFO would block the read
+            raise UserError(f"--model {name}: {cfg_file} is not a regular file; point --model at a checkpoint directory "
+                            f"whose config.json is a file")
         if not cfg_file.is_file():
             raise UserError(f"--model {name}: no config.json in that directory; pass a Hugging Face checkpoint directory")
         return ModelSource(name, _read_config(cfg_file, name), cfg_file.parent)

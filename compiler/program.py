@@ -68,3 +68,4 @@ class Program:
     grid_reason: str = ""
     weight_params: dict = field(default_factory=dict)   # IR param node -> WeightSpec
     l1_plan: object | None = None                        # compiler.l1_plan.L1Plan: addresses, CBs, headroom per op
+    type_vocab_size: int = 2  # token types the embedding table holds (1: every token is type 0)

@@ -9,6 +9,7 @@ import difflib
 import hashlib
 import math
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import yaml
 
 from kernels.compute import COMPUTE_DEFAULTS
 
-from .errors import ScheduleError
+from .errors import NotARegularFile, ScheduleError, read_regular, short
 
 SCHEDULE_ROOT = Path(__file__).resolve().parent.parent / "schedules"
 DEVICE_DIR = SCHEDULE_ROOT / "devices"
@@ -66,15 +67,24 @@ def _load_yaml(path: Path, what: str) -> dict:
                 raise ScheduleError(f"{path}: line {key_node.start_mark.line + 1}: a key must be a plain name, "
                                     f"got {type(key).__name__}; write 'name: value'")
             if key in seen:
-                raise ScheduleError(f"{path}: line {key_node.start_mark.line + 1}: duplicate key '{key}'; keep only one")
+                raise ScheduleError(f"{path}: line {key_node.start_mark.line + 1}: duplicate key '{_key_text(key)}'; keep only one")
             seen.add(key)
         return loader.construct_mapping(node, deep)
 
+    def _bounded(loader):
+        node = yaml.SafeLoader.get_single_node(loader)
+        if node is not None:
+            _check_expansion(path, node, what)
+        return node
+
     _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+    _UniqueKeyLoader.get_single_node = _bounded
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path).decode("utf-8")
     except FileNotFoundError:
         raise ScheduleError(f"{what} file {path} does not exist") from None
+    except NotARegularFile as e:
+        raise ScheduleError(f"{what} file {path}: {e.strerror}; pass a YAML file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ScheduleError(f"cannot read {what} file {path}: {e}; it must be a UTF-8 YAML file") from None
     try:
@@ -91,9 +101,52 @@ def _load_yaml(path: Path, what: str) -> dict:
         raise ScheduleError(f"{path}: invalid YAML at {where}: {problem}") from None
     except RecursionError:
         raise ScheduleError(f"{path}: YAML nested too deeply; a {what} file is a flat mapping of a few levels") from None
+    except ValueError as e:   # a value PyYAML parses but Python refuses: an integer of 5000 digits, month 13
+        problem = "an integer has more than 4300 digits" if "integer string conversion" in str(e) else str(e)
+        raise ScheduleError(f"{path}: a YAML value is unusable ({' '.join(problem.split())[:120]}); "
+                            f"give a real value") from None
     if not isinstance(data, dict):
         raise ScheduleError(f"{path}: a {what} file must be a YAML mapping of keys, got {type(data).__name__}")
     return data
+
+
+# Values one device or schedule file may expand to, aliases counted at each use (shipped files: a few hundred).
+MAX_YAML_VALUES = 20_000
+
+
+def _check_expansion(path: Path, root, what: str) -> None:
+    """Refuse a document whose aliases expand past MAX_YAML_VALUES ("billion laughs") or refer to themselves,
+    before anything walks the expanded value. Sizes are memoised per node, so the count itself is cheap."""
+    sizes: dict[int, int | None] = {}
+
+    def size(node) -> int:
+        key = id(node)
+        if key in sizes:
+            if sizes[key] is None:
+                raise ScheduleError(f"{path}: line {node.start_mark.line + 1}: a YAML alias refers to the value that "
+                                    f"holds it; write the value out")
+            return sizes[key]
+        sizes[key] = None
+        if isinstance(node, yaml.MappingNode):
+            n = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size(v) for v in node.value)
+        else:
+            n = 1
+        if n > MAX_YAML_VALUES:
+            raise ScheduleError(f"{path}: line {node.start_mark.line + 1}: this YAML holds more than {MAX_YAML_VALUES} "
+                                f"values, aliases counted at each use (an alias bomb?); a {what} file is a few hundred "
+                                f"values: write them out")
+        sizes[key] = n
+        return n
+
+    size(root)
+
+
+def _key_text(key) -> str:
+    """A mapping key as it appears in a message, at most 60 characters."""
+    text = key if isinstance(key, str) else short(key)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class _Reader:
@@ -102,7 +155,8 @@ class _Reader:
     def __init__(self, path: Path, data: dict, where: str = ""):
         self.path, self.data, self.where, self.used = path, data, where, set()
 
-    def _name(self, key: str) -> str:
+    def _name(self, key) -> str:
+        key = _key_text(key)
         return f"{self.where}.{key}" if self.where else key
 
     def get(self, key: str, kind, default=..., choices=None):
@@ -117,23 +171,31 @@ class _Reader:
             return default
         value = self.data[key]
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be an integer, got {value!r}")
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be an integer, got {short(value)}")
         if kind is int and abs(value) >= 1 << 62:
-            raise ScheduleError(f"{self.path}: '{self._name(key)}' is {value}, too large for any device; give a real value")
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' is {short(value)}, too large for any device; give a real value")
         if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a number, got {value!r}")
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a number, got {short(value)}")
         if kind is float and not (abs(value) < 1e300 if isinstance(value, int) else math.isfinite(value)):
-            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a finite number, got {value!r}")
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a finite number, got {short(value)}")
         if kind in (str, dict, list, bool) and not isinstance(value, kind):
-            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a {kind.__name__}, got {value!r}")
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be a {kind.__name__}, got {short(value)}")
         if choices is not None and value not in choices:
-            raise ScheduleError(f"{self.path}: '{self._name(key)}' is {value!r}; expected one of {', '.join(map(str, choices))}")
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' is {short(value)}; expected one of {', '.join(map(str, choices))}")
         return value
 
     def positive(self, key: str, default=...):
         value = self.get(key, int, default)
         if value is not None and value <= 0:
             raise ScheduleError(f"{self.path}: '{self._name(key)}' must be positive, got {value}")
+        return value
+
+    def positive_number(self, key: str, unit: str) -> float:
+        """A rate the cost model divides by: a finite number above zero."""
+        value = float(self.get(key, float))
+        if value <= 0:
+            raise ScheduleError(f"{self.path}: '{self._name(key)}' must be above zero ({unit}), got {short(value)}; "
+                                f"give the device's real rate")
         return value
 
     def sub(self, key: str, default=...) -> "_Reader":
@@ -144,9 +206,9 @@ class _Reader:
         unknown = [k for k in self.data if k not in self.used]
         if unknown:
             key = unknown[0]
-            hint = difflib.get_close_matches(str(key), sorted(self.used), n=1)
+            hint = difflib.get_close_matches(_key_text(key), sorted(self.used), n=1)
             did = f" (did you mean '{hint[0]}'?)" if hint else f" (known keys: {', '.join(sorted(self.used))})"
-            raise ScheduleError(f"{self.path}: unknown key '{self._name(str(key))}'{did}")
+            raise ScheduleError(f"{self.path}: unknown key '{self._name(key)}'{did}")
 
 
 @dataclass(frozen=True)
@@ -247,6 +309,20 @@ def _read_open_device(r: "_Reader", dispatch: str, ttnn_api: str, select_env: di
     return out
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _check_select_env(path: Path, env: dict) -> None:
+    """select_env names environment variables and the exact text each must hold (the runtime compares strings)."""
+    for key, value in env.items():
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            raise ScheduleError(f"{path}: 'select_env' key {short(key)} is not an environment variable name; "
+                                f"use letters, digits and _ (e.g. WH_ARCH_YAML)")
+        if not isinstance(value, str) or "\0" in value:
+            raise ScheduleError(f"{path}: 'select_env.{key}' is {short(value)}; give the variable's value as a quoted "
+                                f"string, e.g. {key}: \"wormhole_b0_80_arch_eth_dispatch.yaml\"")
+
+
 def _read_compute(r: "_Reader", path: Path) -> dict:
     c = r.sub("compute", None)
     out = {}
@@ -285,22 +361,23 @@ def load_device(path: Path) -> Device:
     batch = r.sub("batch", None)   # optional: without batch.max the range is derived (compiler/check_schedule.py)
     tile = r.get("tile", list, [32, 32])
     if tile != [32, 32]:
-        raise ScheduleError(f"{path}: 'tile' must be [32, 32] (TT-NN tiles are 32x32), got {tile}")
+        raise ScheduleError(f"{path}: 'tile' must be [32, 32] (TT-NN tiles are 32x32), got {short(tile)}")
     dev = Device(
         name=r.get("name", str), arch=r.get("arch", str, choices=ARCHES),
         grid_x=grid.positive("x"), grid_y=grid.positive("y"), l1_bytes_per_core=r.positive("l1_bytes_per_core"),
         dram_channels=dram.positive("channels"), dram_bytes_per_channel=dram.positive("bytes_per_channel"),
-        dram_bandwidth_gb_s=float(dram.get("bandwidth_gb_s", float)), tile=(32, 32),
+        dram_bandwidth_gb_s=dram.positive_number("bandwidth_gb_s", "GB/s"), tile=(32, 32),
         preferred_shard_orientation=r.get("preferred_shard_orientation", str, choices=ORIENTATIONS),
         dispatch=r.get("dispatch", str, choices=("tensix", "ethernet")), select_env=r.get("select_env", dict, {}) or {},
-        ttnn_api=str(r.get("ttnn_api", str)), clock_ghz=float(r.get("clock_ghz", float)),
+        ttnn_api=str(r.get("ttnn_api", str)), clock_ghz=r.positive_number("clock_ghz", "GHz"),
         batch_min=batch.positive("min", 1), batch_max=batch.positive("max", None),
         path=path, sha256=_sha(path), rates=_read_rates(r), l1_unreserved_base=r.positive("l1_unreserved_base"))
     if dev.ttnn_api not in TTNN_APIS:
-        raise ScheduleError(f"{path}: 'ttnn_api' is {dev.ttnn_api!r}; expected one of {', '.join(TTNN_APIS)}")
+        raise ScheduleError(f"{path}: 'ttnn_api' is {short(dev.ttnn_api)}; expected one of {', '.join(TTNN_APIS)}")
     if dev.arch == "grayskull" and dev.ttnn_api != "v0.55":
         raise ScheduleError(f"{path}: Grayskull runs only the TT-NN API of tt-metal v0.55 (its support ended there); "
                             f"set ttnn_api: \"v0.55\"")
+    _check_select_env(path, dev.select_env)
     dev = replace(dev, open_device=_read_open_device(r, dev.dispatch, dev.ttnn_api, dev.select_env))
     if dev.l1_usable_bytes <= 0:
         raise ScheduleError(f"{path}: 'l1_unreserved_base' {dev.l1_unreserved_base} (+ open_device.l1_small_size) leaves "
@@ -340,15 +417,15 @@ def load_schedule(path: Path) -> Schedule:
     grid, dt, pl = r.sub("activation_grid"), r.sub("dtypes"), r.sub("placement")
     hidden_cores = grid.get("hidden_cores", (int, str))
     if not (hidden_cores == "auto" or (isinstance(hidden_cores, int) and not isinstance(hidden_cores, bool) and hidden_cores > 0)):
-        raise ScheduleError(f"{path}: 'activation_grid.hidden_cores' must be a positive integer or 'auto', got {hidden_cores!r}")
+        raise ScheduleError(f"{path}: 'activation_grid.hidden_cores' must be a positive integer or 'auto', got {short(hidden_cores)}")
     overrides = r.get("overrides", dict, {}) or {}
     for role, fields in overrides.items():
         if role not in OP_ROLES:
-            hint = difflib.get_close_matches(str(role), OP_ROLES, n=1)
-            raise ScheduleError(f"{path}: unknown op 'overrides.{role}'" + (f" (did you mean '{hint[0]}'?)" if hint else f" (ops: {', '.join(OP_ROLES)})"))
+            hint = difflib.get_close_matches(_key_text(role), OP_ROLES, n=1)
+            raise ScheduleError(f"{path}: unknown op 'overrides.{_key_text(role)}'" + (f" (did you mean '{hint[0]}'?)" if hint else f" (ops: {', '.join(OP_ROLES)})"))
         if not isinstance(fields, dict):
-            raise ScheduleError(f"{path}: 'overrides.{role}' must be a mapping of program-config fields")
-        sub = _Reader(path, fields, f"overrides.{role}")
+            raise ScheduleError(f"{path}: 'overrides.{_key_text(role)}' must be a mapping of program-config fields")
+        sub = _Reader(path, fields, f"overrides.{_key_text(role)}")
         for key in OVERRIDE_FIELDS:
             if key == "dtype":
                 sub.get(key, str, None, choices=DTYPES)

@@ -18,6 +18,7 @@ keys that would select the best alternative.
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 import time
 from dataclasses import dataclass, field
 
@@ -67,13 +68,14 @@ class SearchResult:
         legal = sum(c.legal for c in self.tried)
         out = [f"search: {self.device.name} batch {self.batch}: {len(self.tried)} alternatives tried in "
                f"{self.seconds:.1f} s, {legal} legal, {len(self.tried) - legal} refused",
-               f"  {'stage':20} {'tried':>5} {'legal':>5}  {'best alternative':58} {'vs reference':>12}"]
+               "  speed: the best alternative's predicted sentences/s against the reference's (+ faster, - slower)",
+               f"  {'stage':20} {'tried':>5} {'legal':>5}  {'best alternative':58} {'speed':>8}"]
         for stage, alt, n, n_legal, note in self.stages:
-            if alt is not None:
-                delta = f"{100 * (alt.samples_per_s / ref.samples_per_s - 1):+.1f}%"
-                out.append(f"  {stage:20} {n:>5} {n_legal:>5}  {alt.label[:58]:58} {delta:>12}")
-            else:
-                out.append(f"  {stage:20} {n:>5} {n_legal:>5}  {note[:58]:58} {'':>12}")
+            delta = f"{100 * (alt.samples_per_s / ref.samples_per_s - 1):+.1f}%" if alt is not None else ""
+            # a long cell wraps onto further lines instead of being cut
+            text = textwrap.wrap(alt.label if alt is not None else note, 58) or [""]
+            out.append(f"  {stage:20} {n:>5} {n_legal:>5}  {text[0]:58} {delta:>8}".rstrip())
+            out += [f"  {'':20} {'':5} {'':5}  {more}" for more in text[1:]]
         out.append(f"  reference       {ref.us / 1e3:7.2f} ms -> {ref.samples_per_s:6.1f} sentences/s  ({_describe(ref)})")
         gain = 100 * (best.samples_per_s / ref.samples_per_s - 1)
         out.append(f"  best predicted  {best.us / 1e3:7.2f} ms -> {best.samples_per_s:6.1f} sentences/s  ({gain:+.1f}%"

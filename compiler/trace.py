@@ -131,5 +131,5 @@ def trace_bert(config, batch: int, seq_len: int, architecture: str = "BertForQue
     graph.meta.update(batch=batch, seq_len=seq_len, hidden_size=config.hidden_size,
                       num_heads=config.num_attention_heads, num_layers=config.num_hidden_layers,
                       intermediate_size=config.intermediate_size, layer_norm_eps=config.layer_norm_eps,
-                      vocab_size=config.vocab_size)
+                      vocab_size=config.vocab_size, type_vocab_size=config.type_vocab_size)
     return graph

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from compiler.errors import UserError
+from compiler.errors import NotARegularFile, UserError, read_regular
 
 MANIFEST_FORMAT = 1
 
@@ -32,15 +32,21 @@ class Build:
         return self.manifest["seq_len"]
 
 
-def load_build(path: str | Path) -> Build:
+def load_build(path: str | Path, allow_modified_program: bool = False, log=None) -> Build:
+    """Check a build directory before anything of it runs. Running a build executes its program.py, so its sha256
+    must be the one the compiler wrote into manifest.json, unless the caller explicitly allows a modified program."""
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"build directory {path} does not exist; create it with: python -m compiler build --arch wh --batch 7 -o {path}")
     mf = path / "manifest.json"
     try:
-        manifest = json.loads(mf.read_text(encoding="utf-8"))
+        manifest = json.loads(read_regular(mf).decode("utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path} has no manifest.json: not a build directory; rebuild with python -m compiler build") from None
+    except NotARegularFile as e:
+        raise UserError(f"{mf}: {e.strerror}; rebuild with python -m compiler build") from None
+    except RecursionError:
+        raise UserError(f"{mf} is nested too deeply to be a manifest; rebuild with python -m compiler build") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UserError(f"{mf} is unreadable ({e.__class__.__name__}); rebuild with python -m compiler build") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT or "program" not in manifest:
@@ -48,11 +54,19 @@ def load_build(path: str | Path) -> Build:
     _check_fields(mf, manifest)
     program = path / manifest["program"]
     try:
-        digest = hashlib.sha256(program.read_bytes()).hexdigest()
+        digest = hashlib.sha256(read_regular(program)).hexdigest()
+    except NotARegularFile as e:
+        raise UserError(f"{program}: {e.strerror}; rebuild with python -m compiler build") from None
     except OSError:
         raise UserError(f"{program} is missing; rebuild with python -m compiler build") from None
     if digest != manifest.get("program_sha256"):
-        raise UserError(f"{program} does not match its manifest (edited or corrupted); rebuild with python -m compiler build")
+        if not allow_modified_program:
+            raise UserError(f"{program} does not match its manifest (its sha256 is not the program_sha256 written at "
+                            f"build time): it was modified after the build, and running it would execute that code; "
+                            f"rebuild with python -m compiler build, or pass --allow-modified-program if you edited it "
+                            f"yourself")
+        if log:
+            log(f"warning: running {program}, modified after the build (--allow-modified-program)")
     return Build(path, manifest)
 
 

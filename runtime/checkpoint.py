@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from compiler.errors import UserError
+from compiler.errors import UserError, read_regular, short
 from compiler.model_source import ModelSource, resolve_model
 
 _SINGLE = ("model.safetensors", "pytorch_model.bin")
@@ -42,6 +42,7 @@ class Checkpoint:
                 raise UserError(f"cannot read weights {f}: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
                                 "re-download or re-save the checkpoint") from None
         check_tensors(sd, self.source, self.files[0].parent)
+        check_finite(sd, self.files[0].parent)
         return {k: v.float() for k, v in sd.items()}
 
 
@@ -65,6 +66,15 @@ def check_tensors(sd: dict, source: ModelSource, where: Path) -> None:
         if got != shape:
             raise UserError(f"checkpoint {where}: tensor '{k}' has shape {list(got) if got is not None else got} but its "
                             f"config.json implies {list(shape)}; the weights do not match the config, re-save the checkpoint")
+
+
+def check_finite(sd: dict, where: Path) -> None:
+    """Refuse NaN or infinite weights at load time, naming the tensor (they would surface as NaN logits)."""
+    for k, t in sd.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise UserError(f"checkpoint {where}: tensor '{k}' holds {bad} non-finite value{'s' if bad > 1 else ''} "
+                            f"(NaN or inf) of {t.numel()}; the checkpoint is damaged: re-download or re-train it")
 
 
 def _file_hash(path: Path) -> str:
@@ -94,7 +104,25 @@ def _file_hash(path: Path) -> str:
 
 # manifest "model" field -> config.json field, to name what differs when the config hashes do not match
 _MANIFEST_FIELDS = {"hidden_size": "hidden_size", "num_heads": "num_attention_heads", "num_layers": "num_hidden_layers",
-                    "intermediate_size": "intermediate_size", "vocab_size": "vocab_size"}
+                    "intermediate_size": "intermediate_size", "vocab_size": "vocab_size", "type_vocab_size": "type_vocab_size"}
+
+
+def _index_shards(index: Path) -> list[str]:
+    """The shard files a model.safetensors.index.json names: its weight_map is {tensor name: shard file name}."""
+    try:
+        data = json.loads(read_regular(index).decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as e:
+        raise UserError(f"{index} is not a readable weight index ({e.__class__.__name__}); re-save the checkpoint") from None
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        got = "no weight_map" if weight_map is None else f"a weight_map that is {type(weight_map).__name__} {short(weight_map, 60)}"
+        raise UserError(f"{index} has {got}; it must map each tensor name to its shard file "
+                        f'({{"weight_map": {{"bert.embeddings...": "model-00001-of-00002.safetensors"}}}}): re-save the checkpoint')
+    for tensor, shard in weight_map.items():
+        if not isinstance(shard, str) or not shard or Path(shard).name != shard or shard in (".", ".."):
+            raise UserError(f"{index}: weight_map[{short(tensor, 60)}] is {short(shard, 60)}, not a shard file name in "
+                            f"the checkpoint directory; re-save the checkpoint")
+    return sorted(set(weight_map.values()))
 
 
 def find_checkpoint(model: str | None, expected_config_hash: str | None = None, expected: dict | None = None) -> Checkpoint:
@@ -115,10 +143,7 @@ def find_checkpoint(model: str | None, expected_config_hash: str | None = None, 
             return Checkpoint(src, [d / name])
     for name in _INDEX:
         if (d / name).is_file():
-            try:
-                shards = sorted(set(json.loads((d / name).read_text())["weight_map"].values()))
-            except (OSError, ValueError, KeyError, TypeError):
-                raise UserError(f"{d / name} is not a valid weight index; re-save the checkpoint") from None
+            shards = _index_shards(d / name)
             missing = [s for s in shards if not (d / s).is_file()]
             if missing:
                 raise UserError(f"checkpoint {d} lacks shard {missing[0]} named in {name}")

@@ -24,13 +24,15 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def fixed_batch(batch: int, seq_len: int, vocab: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A deterministic input batch with padding, so anyone can recompute the reference logits."""
+def fixed_batch(batch: int, seq_len: int, vocab: int, seed: int = 0, type_vocab: int = 2) -> dict[str, torch.Tensor]:
+    """A deterministic input batch with padding, so anyone can recompute the reference logits. The second quarter
+    on is token type 1 where the model has a second segment (type_vocab_size > 1)."""
     g = torch.Generator().manual_seed(seed)
     low = min(1000, vocab // 2)   # skip the special tokens at the bottom of BERT vocabularies
     ids = torch.randint(low, min(vocab, 30000), (batch, seq_len), generator=g)
     types = torch.zeros(batch, seq_len, dtype=torch.long)
-    types[:, seq_len // 4:] = 1
+    if type_vocab > 1:
+        types[:, seq_len // 4:] = 1
     mask = torch.ones(batch, seq_len, dtype=torch.long)
     for b in range(1, batch):
         mask[b, seq_len - (b * seq_len) // (2 * batch):] = 0
@@ -40,13 +42,14 @@ def fixed_batch(batch: int, seq_len: int, vocab: int, seed: int = 0) -> dict[str
 def _session(args):
     from .session import Session
 
-    return Session(args.build_dir, model=args.model, device=args.device, log=_log)
+    return Session(args.build_dir, model=args.model, device=args.device, log=_log,
+                   allow_modified_program=args.allow_modified_program)
 
 
 def _run(args) -> int:
     session = _session(args)
     m = session.build.manifest
-    batch = fixed_batch(session.batch, session.seq_len, m["model"]["vocab_size"])
+    batch = fixed_batch(session.batch, session.seq_len, m["model"]["vocab_size"], type_vocab=session.type_vocab_size)
     t0 = time.perf_counter()
     if args.report:
         from . import report
@@ -118,13 +121,20 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     def common(sp):
-        sp.add_argument("build_dir")
+        sp.add_argument("build_dir", metavar="BUILD_DIR",
+                        help="directory written by `python -m compiler build` (program.py + manifest.json); running it "
+                             "executes its program.py")
         sp.add_argument("--model", help="checkpoint directory or HF id in the local cache (default: the build's model)")
-        sp.add_argument("--device", choices=("auto", "ttnn", "emulator"), default="auto")
+        sp.add_argument("--device", choices=("auto", "ttnn", "emulator"), default="auto",
+                        help="where to run: a Tenstorrent chip through ttnn, the host emulator, or auto (the chip when "
+                             "ttnn finds one, else the emulator; default auto)")
+        sp.add_argument("--allow-modified-program", action="store_true",
+                        help="run program.py even though it differs from the sha256 recorded in manifest.json at "
+                             "build time (only for a program you edited yourself)")
 
     r = sub.add_parser("run", help="run the program on a fixed deterministic batch")
     common(r)
-    r.add_argument("--dump-logits", metavar="OUT.npz")
+    r.add_argument("--dump-logits", metavar="OUT.npz", help="also write the start/end logits and the input batch to OUT.npz")
     r.add_argument("--report", metavar="DIR", help="write the emulator run as a ttnn graph-capture report and a "
                                                    "ttnn-visualizer database (DIR/db.sqlite; needs .venv-ttnn)")
     r.set_defaults(func=_run)
@@ -134,15 +144,15 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_demo)
     s = sub.add_parser("squad", help="exact match / F1 on a SQuAD v1.1 or v2.0 file, beside HF fp32")
     common(s)
-    s.add_argument("--data", required=True)
-    s.add_argument("--samples", type=int)
+    s.add_argument("--data", required=True, metavar="SQUAD.json", help="SQuAD v1.1 or v2.0 JSON file (e.g. dev-v1.1.json)")
+    s.add_argument("--samples", type=int, metavar="N", help="evaluate only the first N questions of the file (default: all)")
     s.add_argument("--json", action="store_true", help="last line: a JSON object of the scores")
     s.set_defaults(func=_squad)
     return p
 
 
 def main(argv=None) -> int:
-    from .qa.errors import QAInputError
+    from .qa.errors import NonFiniteLogits, QAInputError
 
     try:
         args = parser().parse_args(argv)
@@ -152,6 +162,10 @@ def main(argv=None) -> int:
     except (UserError, QAInputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except NonFiniteLogits as e:
+        print(f"error: {e}; the program's arithmetic overflowed: compare with HF fp32 (python -m runtime squad) or "
+              f"rebuild with wider dtypes", file=sys.stderr)
+        return 1
     except EmulatorError as e:
         print(f"error: the program failed on the emulator as it would on the device: {e}", file=sys.stderr)
         return 1

@@ -12,8 +12,9 @@ from .weight_cache import prepared_weights
 
 
 class Session:
-    def __init__(self, build_dir, model: str | None = None, device: str = "auto", log=print, state_dict=None):
-        self.build = load_build(build_dir)
+    def __init__(self, build_dir, model: str | None = None, device: str = "auto", log=print, state_dict=None,
+                 allow_modified_program: bool = False):
+        self.build = load_build(build_dir, allow_modified_program=allow_modified_program, log=log)
         m = self.build.manifest
         # Validate the model against the build before touching any device.
         checkpoint = None if state_dict is not None else find_checkpoint(model or m["model"]["name"], m["model"]["config_hash"],
@@ -40,7 +41,13 @@ class Session:
     def seq_len(self) -> int:
         return self.build.seq_len
 
+    @property
+    def type_vocab_size(self) -> int:
+        return self.build.manifest["model"].get("type_vocab_size", 2)   # builds before issue 15: BERT's 2
+
     def predict(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, attention_mask: torch.Tensor):
+        if self.type_vocab_size == 1:   # a one-segment BERT: the tokenizer's second-segment ids do not exist here
+            token_type_ids = torch.zeros_like(token_type_ids)
         inputs = self.program.prepare_inputs(input_ids, token_type_ids, attention_mask, self.device)
         output = self.program.forward(inputs, self.weights)
         start, end = self.program.postprocess(output)

@@ -14,12 +14,11 @@ import inspect
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tqdm import tqdm
+from .progress import progress
 
 CACHE_FORMAT = 3
 
@@ -91,8 +90,7 @@ def prepared_weights(program, checkpoint, backend, log=print) -> tuple[dict, dic
         shutil.rmtree(entry, ignore_errors=True)
     t1 = time.perf_counter()
     state_dict = checkpoint.state_dict()
-    weights = program.prepare_weights(state_dict, progress=lambda it: tqdm(it, desc="converting weights", unit="layer",
-                                                                           file=sys.stderr, leave=False))
+    weights = program.prepare_weights(state_dict, progress=lambda it: progress(it, desc="converting weights", unit="layer"))
     stats["convert_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     _store(entry, weights, backend)

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import QAInputError, a_type, element_error, read_json_file
+from .errors import NonFiniteLogits, QAInputError, a_type, element_error, read_json_file
 from .features import DEFAULT_DOC_STRIDE, DEFAULT_MAX_SEQ_LEN, QAExample, Window, group_windows, load_tokenizer, make_windows
 from .postprocess import Answer, pipeline_answers, squad_answer
 from .squad import load_squad, squad_scores
@@ -117,9 +117,9 @@ def run_windows(
     ends = np.empty((n, seq_len), dtype=np.float32)
     batches = range(0, n, batch)
     if progress:
-        from tqdm.auto import tqdm
+        from ..progress import progress as bar
 
-        batches = tqdm(batches, desc=desc, unit="batch", total=(n + batch - 1) // batch)
+        batches = bar(batches, desc=desc, unit="batch", total=(n + batch - 1) // batch)
     for lo in batches:
         chunk = list(windows[lo : lo + batch])
         real = len(chunk)
@@ -141,7 +141,7 @@ def run_windows(
             if a.shape != (batch, seq_len):
                 raise ValueError(f"predict returned {name} of shape {tuple(a.shape)}, expected {(batch, seq_len)}")
             if not np.isfinite(a[:real]).all():
-                raise ValueError(f"predict returned non-finite {name} (NaN or inf) for windows {lo}..{lo + real - 1}")
+                raise NonFiniteLogits(f"predict returned non-finite {name} (NaN or inf) for windows {lo}..{lo + real - 1}")
         starts[lo : lo + real] = s[:real]
         ends[lo : lo + real] = e[:real]
     return starts, ends
@@ -348,7 +348,11 @@ def hf_reference_predict(model_dir: str | Path = DEFAULT_MODEL_DIR) -> Callable:
             hf_logging.enable_progress_bar()
     model.eval()
 
+    one_segment = model.config.type_vocab_size == 1   # no token type 1 to look up: every token is type 0
+
     def predict(input_ids, token_type_ids, attention_mask):
+        if one_segment:
+            token_type_ids = torch.zeros_like(torch.as_tensor(token_type_ids))
         with torch.inference_mode():
             out = model(
                 input_ids=torch.as_tensor(input_ids, dtype=torch.long),

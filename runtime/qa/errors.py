@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from compiler.errors import NotARegularFile, read_regular
+
 
 class QAInputError(ValueError):
     """Bad user input (file, JSON structure, question/context, counts).
@@ -17,6 +19,10 @@ class QAInputError(ValueError):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
+
+
+class NonFiniteLogits(ValueError):
+    """The program returned NaN or inf logits (finite weights and inputs overflowed somewhere)."""
 
 
 def element_error(source: str | Path, where: str, problem: str, fix: str) -> QAInputError:
@@ -33,7 +39,9 @@ def read_json_file(path: str | Path) -> Any:
     if p.is_dir():
         raise QAInputError(f"{p}: is a directory, not a JSON file; give the path of the .json file")
     try:
-        raw = p.read_bytes()
+        raw = read_regular(p)
+    except NotARegularFile as exc:
+        raise QAInputError(f"{p}: {exc.strerror}; give the path of a .json file") from None
     except OSError as exc:
         raise QAInputError(f"{p}: cannot be read ({exc.strerror or exc}); check its permissions") from exc
     try:
@@ -56,8 +64,10 @@ def read_json_file(path: str | Path) -> Any:
     try:
         return json.loads(text, object_pairs_hook=no_duplicates)
     except json.JSONDecodeError as exc:
+        # json's own messages can end in "at" ("Unterminated string starting at"): say it once
+        msg = exc.msg[:-3] if exc.msg.endswith(" at") else exc.msg
         raise QAInputError(
-            f"{p}: is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            f"{p}: is not valid JSON ({msg} at line {exc.lineno} column {exc.colno}); "
             "fix the syntax there"
         ) from exc
     except QAInputError:

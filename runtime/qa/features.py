@@ -86,10 +86,16 @@ def load_tokenizer(tokenizer_dir: str | Path):
             f"{p}: holds no tokenizer (tokenizer.json or vocab.txt); "
             "point --model at a directory saved with save_pretrained()"
         )
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        f = p / name
+        if (f.exists() or f.is_symlink()) and not f.is_file():   # a FIFO would block the tokenizer's reader
+            raise QAInputError(f"{f}: is not a regular file; replace it with the file save_pretrained() writes")
     try:
         tok = _load_tokenizer_cached(str(p.resolve()))
-    except (OSError, ValueError) as exc:
-        raise QAInputError(f"{p}: cannot load its tokenizer ({' '.join(str(exc).split())[:200]})") from exc
+    except Exception as exc:  # transformers / tokenizers raise KeyError, TypeError, Exception on a file of the wrong schema
+        what = f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:160]}"
+        raise QAInputError(f"{p}: cannot load its tokenizer ({what}); tokenizer.json must be the file a Hugging Face "
+                           f"fast tokenizer's save_pretrained() writes") from None
     if not getattr(tok, "is_fast", False):
         raise QAInputError(f"{p}: its tokenizer is not a fast tokenizer; save tokenizer.json with it")
     if tok.padding_side != "right":

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from compiler.errors import short
+
 from .errors import QAInputError, a_type, element_error, read_json_file
 
 
@@ -127,7 +129,7 @@ def parse_squad(obj: Any, source: str | Path = "<squad>") -> tuple[str, bool, li
                     if "answer_start" in ans:
                         st = ans["answer_start"]
                         _require(isinstance(st, int) and not isinstance(st, bool) and st >= 0, source,
-                                 kw + ".answer_start", f"is {st!r}, not a non-negative integer",
+                                 kw + ".answer_start", f"is {short(st)}, not a non-negative integer",
                                  "give the character offset of the answer in the context")
                     texts.append(ans["text"])
                 _require(impossible or any(normalize_answer(t) for t in texts), source, qw + ".answers",

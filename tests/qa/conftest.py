@@ -22,6 +22,8 @@ if str(ROOT) not in sys.path:
 from runtime.qa import DEFAULT_MODEL_DIR, hf_reference_predict, load_tokenizer  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "hf_pipeline_golden.json"
+# 50 questions of the SQuAD v1.1 dev set, from its first two articles (CC BY-SA 4.0; tests/qa/data/README.md).
+SQUAD_SLICE = Path(__file__).resolve().parent / "data" / "squad-dev-v1.1-slice.json"
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from runtime.qa import (
 )
 from runtime.qa.squad import squad_scores, load_squad
 
-from .conftest import fake_logits
+from .conftest import SQUAD_SLICE, fake_logits
 
 EXPECTED_DEMO = [
     "Cam Newton",
@@ -108,9 +108,7 @@ def test_demo_rejects_question_too_long_for_the_window(tmp_path, model_dir):
 
 
 def test_run_squad_hf_fp32_and_reference(hf_predict, model_dir, capsys):
-    data = model_dir.parents[2] / "shared" / "data" / "squad-dev-v1.1.json"
-    if not data.is_file():
-        pytest.skip(f"needs the SQuAD v1.1 dev set at {data} (../shared beside the clone, as CI has it)")
+    data = SQUAD_SLICE   # 50 real dev questions, shipped (tests/qa/data/README.md)
     res = run_squad(hf_predict, model_dir, data, 4, samples=6, reference_predict=hf_predict,
                     progress=True, return_predictions=True)
     assert {"exact", "f1", "ref_exact", "ref_f1", "samples"} <= set(res)
