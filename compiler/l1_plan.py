@@ -66,7 +66,7 @@ class L1Plan:
 def _key_for(op, fp32: bool) -> str:
     """The schedule key that most directly shrinks this op's L1."""
     if op.kind == "matmul" and fp32:
-        return "compute.matmul.fp32_dest_acc_en"      # Float32 partials take a CB of their own
+        return "compute.attention_matmul.fp32_dest_acc_en"   # Float32 partials take a CB of their own
     if op.kind == "linear" and op.role != "qa":
         return f"overrides.{op.role}.in0_block_w"
     if op.kind in ("layer_norm", "scale_mask_softmax") and fp32:

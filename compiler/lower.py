@@ -84,10 +84,14 @@ class _Lowering:
         self.dt = schedule.dtypes
         self.compute = {}
         for family, settings in schedule.compute.items():
+            if family == "attention_matmul":   # what it does not set, it takes from the schedule's matmul settings
+                settings = {**schedule.compute.get("matmul", {}), **settings}
             try:
                 self.compute[family] = compute_config(family, settings, arch=device.arch)
             except Violation as v:
                 raise LegalityError(f"{family} ops", v.rule, v.detail, v.key) from None
+        if self.compute["attention_matmul"].fields == self.compute["matmul"].fields:
+            self.compute["attention_matmul"] = self.compute["matmul"]   # one MATMUL_COMPUTE_CONFIG for every matmul
         # ttnn 0.81 layernorm reduction fields; API v0.55's LayerNormShardedMultiCoreProgramConfig has none.
         self.ln_reduction = dict(schedule.layernorm_reduction) if device.ttnn_api != "v0.55" else None
         self.ops: list[ScheduledOp] = []
@@ -135,7 +139,7 @@ class _Lowering:
              compute=None) -> ScheduledOp:
         d = self.g[n] if n else {}
         if compute is not None:
-            call.kwargs["compute_kernel_config"] = f"%compute:{compute}%"
+            call.kwargs["compute_kernel_config"] = f"%compute:{self.compute[compute].family}%"   # shared configs share a name
         op = ScheduledOp(name=name or n, kind=kind, role=role, layer=layer_of(d.get("module", "")) if n else layer,
                          module=d.get("module", module), inputs=list(inputs), outputs=list(outputs),
                          shapes=[tuple(s) for s in shapes], dtype=dtype, placement=placement,
@@ -329,13 +333,13 @@ class _Lowering:
         config = self.derive(n, role, matmul.batched_config, rows_per_head_tiles=s // TILE, heads_per_core=per_core_heads,
                              k_tiles=k // TILE, n_tiles=n_cols // TILE, grid=self.grid,
                              total_m_tiles=self.batch * self.heads * s // TILE,
-                             max_subblock=self.compute["matmul"].max_subblock_tiles)
+                             max_subblock=self.compute["attention_matmul"].max_subblock_tiles)
         placement = self.height(per_core_heads * s, n_cols)
         dtype = self.out_dtype(role, self.dt["activations"])
         call = Call("ttnn.matmul", [ref(a), ref(b)], {"program_config": f"%config:{role}%", "memory_config": "HEIGHT_SHARDED_MEMCFG",
                                                       "dtype": f"ttnn.{dtype}"}, [ref(n)])
         self.emit(n, kind="matmul", role=role, inputs=[a, b], outputs=[n], shapes=[self.g[n]["shape"]], dtype=dtype,
-                  placement=placement, call=call, config=config, compute="matmul")
+                  placement=placement, call=call, config=config, compute="attention_matmul")
 
     def scale_mask_softmax(self, n: str) -> None:
         scores, mask = (self.arg(v) for v in self.g.args(n))

@@ -39,13 +39,14 @@ _ALL_KEYS = set(OVERRIDE_FIELDS) | set(OP_ROLES) | {
     "shard_orientation", "dtypes", "activations", "weights", "layernorm_params", "embedding_tables",
     "embeddings_output", "attention_mask", "qa_output", "placement", "embeddings", "hidden", "attention",
     "qa_head", "math_fidelity", "overrides", "open_device", "dispatch_core_type", "l1_small_size", "trace_region_size",
-    "num_command_queues", "enable_program_cache", "compute", "matmul", "softmax", "layernorm", "math_approx_mode",
+    "num_command_queues", "enable_program_cache", "compute", "matmul", "attention_matmul", "softmax", "layernorm", "math_approx_mode",
     "fp32_dest_acc_en", "packer_l1_acc", "gelu", "layernorm_reduction", "legacy_reduction", "use_welford",
     "by_arch", "grayskull", "wormhole_b0", "blackhole"}
 # Device hardware rates read by the cost model (compiler/cost_model.py); optional in a device file.
 RATE_KEYS = ("matmul_tile_cycles", "noc_bytes_per_cycle", "op_dispatch_us")
 # Op families that take a compute_kernel_config, and the settings each one gets.
-COMPUTE_FAMILIES = ("matmul", "softmax", "layernorm")
+# attention_matmul: the batched Q.K^T and probs.V matmuls; unset fields follow `matmul`.
+COMPUTE_FAMILIES = ("matmul", "attention_matmul", "softmax", "layernorm")
 COMPUTE_FIELDS = ("math_fidelity", "math_approx_mode", "fp32_dest_acc_en", "packer_l1_acc")
 # fused_activation=(GELU, fast_and_approximate_mode): the reference runs the fast approximation; HF BERT uses erf.
 GELU_MODES = ("fast_approximate", "erf")

@@ -105,7 +105,7 @@ def test_fp32_accumulation_halves_the_subblock(tmp_path):
     # With fp32 accumulation the attention matmuls' partials are Float32 and no longer share the output CB
     # (matmul_multicore_reuse_optimized_program_factory.cpp): 24 x 12 tiles x 4 KiB cannot fit L1.
     with pytest.raises(LegalityError, match=r"layer0\.attention_scores: circular buffers fit below the lowest L1 buffer "
-                                            r"violated \(1179648 B .*compute\.matmul\.fp32_dest_acc_en"):
+                                            r"violated \(1179648 B .*compute\.attention_matmul\.fp32_dest_acc_en"):
         compile_model(batch=7, device=find_device("wormhole_n300"), schedule=_schedule(tmp_path, "wormhole_n300", fp32))
     # The derivation: 4 destination tiles with fp32 accumulation (FF1: 1 x 4 instead of 1 x 8)
     ff1 = dict(m_tiles=84, k_tiles=32, n_tiles=128, grid=(8, 7), hidden_cores=8, batch_cores=7, transpose_mcast=False,

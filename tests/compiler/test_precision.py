@@ -10,8 +10,10 @@ from compiler.errors import ScheduleError
 from compiler.schedule import default_schedule_for, find_device, precision_profiles, with_precision
 
 
-def _subblocks(source: str):
-    return [int(h) * int(w) for h, w in re.findall(r"out_subblock_h=(\d+), out_subblock_w=(\d+)", source)]
+def _subblocks(source: str) -> dict:
+    """Output subblock tiles (h * w) per op role."""
+    found = re.findall(r"^(\w+)_PROGRAM_CONFIG = ttnn.Matmul.*out_subblock_h=(\d+), out_subblock_w=(\d+)", source, re.M)
+    return {role.lower(): int(h) * int(w) for role, h, w in found}
 
 
 def test_profiles_listed_from_the_folder():
@@ -26,10 +28,18 @@ def test_reference_profile_is_the_schedule_unchanged():
 def test_accurate_on_wormhole_emits_exact_functions_hifi2_and_fp32_accumulation():
     ref = compile_model(batch=7, device=find_device("wormhole_n300"))
     acc = compile_model(batch=7, device=find_device("wormhole_n300"), precision="accurate")
-    assert max(_subblocks(ref.source)) == 8   # the reference's 1x8 FF1 / 2x4 subblocks
-    assert max(_subblocks(acc.source)) <= 4   # fp32 Dst holds half as many tiles
+    ref_sub, acc_sub = _subblocks(ref.source), _subblocks(acc.source)
+    assert ref_sub["ff1"] == 8 and ref_sub["attention_context"] == 8   # the reference's 1x8 and 4x2 subblocks
+    linear = ("qkv", "self_out", "ff1", "ff2")
+    assert all(acc_sub[r] <= 4 for r in linear), acc_sub   # fp32 Dst holds half as many tiles
+    # the attention matmuls keep bf16 Dst (fp32 partials would need a CB of their whole output) and their subblocks
+    assert {r: acc_sub[r] for r in ("attention_scores", "attention_context")} == {
+        r: ref_sub[r] for r in ("attention_scores", "attention_context")}
     assert ("MATMUL_COMPUTE_CONFIG = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi2, "
             "math_approx_mode=False, fp32_dest_acc_en=True, packer_l1_acc=True)") in acc.source
+    assert ("ATTENTION_MATMUL_COMPUTE_CONFIG = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi2, "
+            "math_approx_mode=False, fp32_dest_acc_en=False, packer_l1_acc=True)") in acc.source
+    assert "ATTENTION_MATMUL_COMPUTE_CONFIG" not in ref.source   # same settings: one MATMUL_COMPUTE_CONFIG
     assert "SOFTMAX_COMPUTE_CONFIG = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4, math_approx_mode=False" in acc.source
     assert "fused_activation=(ttnn.UnaryOpType.GELU, False)" in acc.source
     assert "fused_activation=(ttnn.UnaryOpType.GELU, True)" in ref.source
@@ -45,7 +55,7 @@ def test_accurate_on_grayskull_has_no_fp32_accumulation():
     acc = compile_model(batch=12, device=find_device("grayskull_e150"), precision="accurate")
     assert ("MATMUL_COMPUTE_CONFIG = ttnn.GrayskullComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi2, "
             "math_approx_mode=False)") in acc.source
-    assert max(_subblocks(acc.source)) == 8   # bf16 Dst: the reference subblocks stay legal
+    assert max(_subblocks(acc.source).values()) == 8   # bf16 Dst: the reference subblocks stay legal
 
 
 def test_accurate_costs_matrix_engine_time():
