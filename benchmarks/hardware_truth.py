@@ -12,7 +12,7 @@ GS E150 b12), the program runs twice on the emulator beside HF fp32 on the same 
   wrong pair the same fp32 run with the head split swapped for ttnn.transformer's op, whose sharded path reads
              heads interleaved: shows the check can fail (expected far below the target).
 
-    python benchmarks/hardware_truth.py [--quick]      # --quick: MiniLM and bert-base only
+    python benchmarks/hardware_truth.py [--quick] [--only MODEL:DEVICE ...]   # --quick: MiniLM and bert-base only
 """
 import argparse
 import hashlib
@@ -73,11 +73,15 @@ def _run(build: Path, numerics: str, inputs: dict):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="MiniLM and bert-base only")
+    ap.add_argument("--only", action="append", metavar="MODEL:DEVICE", help="run only these targets, e.g. "
+                    "bert-large:wormhole_n300 (repeatable)")
     args = ap.parse_args()
     targets = [("minilm", "grayskull_e150", 12), ("bert-base", "wormhole_n300", 7)]
     if not args.quick:
         targets += [("bert-large", "grayskull_e150", 12), ("bert-large", "wormhole_n300", 7),
                     ("bert-large", "wormhole_n300_eth", 8)]
+    if args.only:
+        targets = [t for t in targets if f"{t[0]}:{t[1]}" in args.only]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
