@@ -56,22 +56,22 @@ def cpu_report() -> str:
             f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}; os.cpu_count() {os.cpu_count()}")
 
 
-_RSS_HF = ("import resource, sys, torch; from transformers import BertForQuestionAnswering; "
+# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork + exec, so a child would report this process's peak
+_PEAK = "\nprint([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
+_RSS_HF = ("import sys, torch; from transformers import BertForQuestionAnswering; "
            "from runtime.cli import fixed_batch; torch.set_num_threads({threads}); "
            "m = BertForQuestionAnswering.from_pretrained({model!r}).eval(); "
            "x = fixed_batch({batch}, 384, m.config.vocab_size)\n"
-           "with torch.no_grad(): m(**x)\n"
-           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-_RSS_EMU = ("import resource, torch; from runtime.session import Session; from runtime.cli import fixed_batch; "
+           "with torch.no_grad(): m(**x)" + _PEAK)
+_RSS_EMU = ("import torch; from runtime.session import Session; from runtime.cli import fixed_batch; "
             "torch.set_num_threads({threads}); s = Session({build!r}, device='emulator', log=lambda m: None); "
-            "s.predict(**fixed_batch({batch}, 384, {vocab})); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            "s.predict(**fixed_batch({batch}, 384, {vocab}))" + _PEAK)
 
 
 def _peak_rss_mb(code: str) -> float:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ,
                          cwd=Path(__file__).resolve().parent.parent)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024.0   # ru_maxrss is in KiB on Linux
+    return int(out.stdout.strip().splitlines()[-1]) / 1024.0   # kB
 
 
 def main() -> None:
