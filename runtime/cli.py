@@ -97,21 +97,38 @@ def _demo(args) -> int:
 
 
 def _squad(args) -> int:
-    from .qa.app import hf_reference_predict, run_squad
+    from .qa.app import hf_reference_predict
+    from .qa.stream import evaluate_squad
 
     session = _session(args)
     tok = _tokenizer_dir(session, args)
     if args.samples is not None and args.samples <= 0:
         raise UserError(f"--samples {args.samples}: give a positive number of questions")
-    result = run_squad(session.predict, tok, args.data, session.batch, samples=args.samples,
-                       reference_predict=hf_reference_predict(tok), progress=True)
+    answers = args.answers
+    if answers is None:   # default: beside the build, one file per data file and question count
+        stem = Path(args.data).stem + (f"-{args.samples}" if args.samples else "")
+        answers = str(Path(args.build_dir) / f"squad_answers-{stem}.jsonl")
+    meta = {"build": str(Path(args.build_dir).resolve()), "model": args.model, "device": session.backend.name,
+            "samples": args.samples}
+    try:
+        result = evaluate_squad(session.predict, tok, args.data, session.batch, samples=args.samples,
+                                reference_predict=hf_reference_predict(tok), answers_path=answers, meta=meta,
+                                progress=True)
+    except ValueError as exc:
+        from .qa.errors import QAInputError
+
+        if isinstance(exc, QAInputError):
+            raise
+        raise UserError(str(exc)) from exc
+    _log(f"answers: {answers} (an interrupted run resumes from it)")
     print(f"{'':10} {'exact':>8} {'f1':>8}")
     print(f"{'compiled':10} {result['exact']:8.2f} {result['f1']:8.2f}")
     print(f"{'HF fp32':10} {result['ref_exact']:8.2f} {result['ref_f1']:8.2f}")
     print(f"{'diff':10} {result['exact'] - result['ref_exact']:8.2f} {result['f1'] - result['ref_f1']:8.2f}"
           f"   ({result['samples']} questions)")
     if args.json:
-        print(json.dumps({k: result[k] for k in ("exact", "f1", "ref_exact", "ref_f1", "samples")}))
+        print(json.dumps({k: result[k] for k in ("exact", "f1", "ref_exact", "ref_f1", "samples", "seconds",
+                                                  "resumed")}))
     session.close()
     return 0
 
@@ -147,6 +164,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True, metavar="SQUAD.json", help="SQuAD v1.1 or v2.0 JSON file (e.g. dev-v1.1.json)")
     s.add_argument("--samples", type=int, metavar="N", help="evaluate only the first N questions of the file (default: all)")
     s.add_argument("--json", action="store_true", help="last line: a JSON object of the scores")
+    s.add_argument("--answers", metavar="FILE.jsonl",
+                   help="answers so far, appended per batch; a rerun resumes from them "
+                        "(default: BUILD/squad_answers-<data>[-<samples>].jsonl)")
     s.set_defaults(func=_squad)
     return p
 

@@ -51,6 +51,7 @@ from ..errors import (
 )
 from . import circular_buffers as _cbs
 from . import compute_config as cc
+from . import dst16_matmul
 from .program_configs import (
     LayerNormDefaultProgramConfig,
     LayerNormShardedMultiCoreProgramConfig,
@@ -1242,8 +1243,8 @@ def _matmul_impl(op: str, input_tensor_a, input_tensor_b, bias, transpose_a, tra
     _require_tile(b, op, "input_tensor_b")
     if a.dtype not in FLOAT_DTYPES or b.dtype not in FLOAT_DTYPES:
         raise OpInputError(f"matmul operands must be float types, got {a.dtype} and {b.dtype}", op=op, rule="dtype")
-    av = a._values(op, "input_tensor_a")
-    bv = b._values(op, "input_tensor_b")
+    av = _matmul_operand(a, op, "input_tensor_a")
+    bv = _matmul_operand(b, op, "input_tensor_b")
     if transpose_a:
         av = av.transpose(-1, -2)
     if transpose_b:
@@ -1309,6 +1310,13 @@ def _matmul_impl(op: str, input_tensor_a, input_tensor_b, bias, transpose_a, tra
     return result
 
 
+def _matmul_operand(t: Tensor, op: str, name: str) -> torch.Tensor:
+    """The operand's values; bfloat16 storage (weights) as is, as the 16-bit-Dst path takes its fidelity parts
+    from the bfloat16 bits (``_matmul_values`` widens it where it needs float32)."""
+    data = t._stored(op, name)
+    return data if data.dtype == torch.bfloat16 else t._values(op, name)
+
+
 def _matmul_values(av: torch.Tensor, bv: torch.Tensor, bias_row, act_kind, settings: cc.ComputeSettings,
                    a_dtype: DataType, b_dtype: DataType, out_dtype: DataType, in0_block_w) -> torch.Tensor:
     """The values the matmul kernel packs (before the output rounding, which ``new_tensor`` does).
@@ -1334,13 +1342,15 @@ def _matmul_values(av: torch.Tensor, bv: torch.Tensor, bias_row, act_kind, setti
             return torch.mm(x0, x1) if out is None else torch.addmm(out, x0, x1, out=out)
         return torch.bmm(x0, x1) if out is None else torch.baddbmm(out, x0, x1, out=out)
 
+    fp32_dest = settings.fp32_dest_acc_en
+    if formats.fp32_numerics() or fp32_dest:   # float32 operands (bfloat16 storage widened exactly)
+        av, bv, a2, b2 = (x.float() for x in (av, bv, a2, b2))
     if formats.fp32_numerics():
         out = torch.mm(a2, b2) if single else torch.matmul(av, bv)
         if bias_row is not None:
             out = out + bias_row
         return finish(_apply_activation(out, act_kind, True))
 
-    fp32_dest = settings.fp32_dest_acc_en
     kt = _ceil_div(k, TILE)
     nb = kt // in0_block_w if in0_block_w else 1
     block_k = (in0_block_w or kt) * TILE
@@ -1370,23 +1380,35 @@ def _matmul_values(av: torch.Tensor, bv: torch.Tensor, bias_row, act_kind, setti
         # the phase loop is outside the two K faces, Dst.md).  The phase parts are bf16 values, so a bfloat16 GEMM
         # with float32 accumulation and one rounding per call is that instruction.  Dst and the partials are kept
         # as bfloat16 tensors (every value they hold is a bf16).
-        b_parts, a_parts = cc.fidelity_parts(a2, b2, a_dtype in BF16_EXACT_DTYPES, b_dtype in BF16_EXACT_DTYPES)
-        used_b = {p >= 2 for p in range(settings.phases)}
-        used_a = {p & 1 for p in range(settings.phases)}
-        b_parts = [t.to(torch.bfloat16) if i in used_b else None for i, t in enumerate(b_parts)]
-        a_parts = [t.to(torch.bfloat16).contiguous() if i in used_a else None for i, t in enumerate(a_parts)]
-        steps = [(p >= 2, p & 1) for p in range(settings.phases)]
+        steps = [(int(p >= 2), p & 1) for p in range(settings.phases)]
+        a_exact, b_exact = a_dtype in BF16_EXACT_DTYPES, b_dtype in BF16_EXACT_DTYPES
+        if k % 16 == 0:   # face-major operands, only the parts the phases use (dst16_matmul; same calls)
+            b_faces = [None if t is None else dst16_matmul.faces_in0(t, single)
+                       for t in dst16_matmul.phase_parts(a2, a_exact, "in0", settings.phases)]
+            a_faces = [None if t is None else dst16_matmul.faces_in1(t, single)
+                       for t in dst16_matmul.phase_parts(b2, b_exact, "in1", settings.phases)]
 
-        def block(lo: int, hi: int, acc):
-            d = torch.zeros(a2.shape[:-1] + (b2.shape[-1],), dtype=torch.bfloat16) if acc is None else acc
-            for t in range(lo, hi, TILE):
-                for ib, ia in steps:
-                    x0, x1 = b_parts[ib], a_parts[ia]
-                    for f in (t, t + 16):
-                        if f < hi:
-                            e = min(f + 16, hi)
-                            mm(x0[..., f:e], x1[..., f:e, :], d)
-            return d
+            def block(lo: int, hi: int, acc):
+                d = torch.zeros(a2.shape[:-1] + (b2.shape[-1],), dtype=torch.bfloat16) if acc is None else acc
+                return dst16_matmul.accumulate(d, b_faces, a_faces, steps, lo, hi, single)
+        else:
+            a2f, b2f = a2.float(), b2.float()
+            b_parts, a_parts = cc.fidelity_parts(a2f, b2f, a_exact, b_exact)
+            used_b = {ib for ib, _ in steps}
+            used_a = {ia for _, ia in steps}
+            b_parts = [t.to(torch.bfloat16) if i in used_b else None for i, t in enumerate(b_parts)]
+            a_parts = [t.to(torch.bfloat16).contiguous() if i in used_a else None for i, t in enumerate(a_parts)]
+
+            def block(lo: int, hi: int, acc):
+                d = torch.zeros(a2.shape[:-1] + (b2.shape[-1],), dtype=torch.bfloat16) if acc is None else acc
+                for t in range(lo, hi, TILE):
+                    for ib, ia in steps:
+                        x0, x1 = b_parts[ib], a_parts[ia]
+                        for f in (t, t + 16):
+                            if f < hi:
+                                e = min(f + 16, hi)
+                                mm(x0[..., f:e], x1[..., f:e, :], d)
+                return d
 
         def q_interm(v):                               # the bf16 Dst packed into interm0 (and unpacked)
             if interm in BLOCK_FLOAT_DTYPES:
@@ -1394,7 +1416,7 @@ def _matmul_values(av: torch.Tensor, bv: torch.Tensor, bias_row, act_kind, setti
             return v                                   # Float16_b / Float32 hold a bf16 Dst exactly
 
         def plus(part, acc):                           # packer L1 accumulation into Float16_b
-            return torch.add(part, acc, out=part)
+            return part + acc                          # (out of place: torch's in-place bf16 add is 2x slower)
 
     acc = None   # the partials in the intermediate CB (interm format)
     d = None     # the last Dst contents
