@@ -67,3 +67,8 @@ class Program:
     peak_l1_bytes_per_core: int = 0
     grid_reason: str = ""
     weight_params: dict = field(default_factory=dict)   # IR param node -> WeightSpec
+    task: str = "qa"                   # qa | embed | sequence-classification | token-classification
+    head: dict = field(default_factory=dict)           # host step after the device: take_logits / pool and its attrs
+    model_type: str = "bert"
+    type_vocab_size: int | None = None
+    position_ids: dict = field(default_factory=dict)   # how the host makes them: arange, or padding_offset + padding_idx

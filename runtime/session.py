@@ -40,12 +40,18 @@ class Session:
     def seq_len(self) -> int:
         return self.build.seq_len
 
+    @property
+    def task(self) -> str:
+        return self.build.manifest.get("task") or "qa"
+
     def predict(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, attention_mask: torch.Tensor):
+        """One batch through the program: (start, end) logits for qa, [B, labels] / [B, S, labels] logits for the
+        classifiers, [B, hidden] sentence embeddings for embed."""
         inputs = self.program.prepare_inputs(input_ids, token_type_ids, attention_mask, self.device)
         output = self.program.forward(inputs, self.weights)
-        start, end = self.program.postprocess(output)
+        result = self.program.postprocess(output, attention_mask) if self.task == "embed" else self.program.postprocess(output)
         self.ttnn.deallocate(output)
-        return start, end
+        return result
 
     def l1_peak_bytes_per_core(self) -> int | None:
         peak = getattr(self.device, "l1_peak_bytes_per_core", None)

@@ -1,13 +1,15 @@
 """Remaining aten linears become TT-NN linears with [in, out] weights.
 
-Contract: y = aten.linear(x, W[out,in], b) -> y = linear(x, W^T, b) role=<qkv|self_out|ff1|ff2|qa|pooler>
+Contract: y = aten.linear(x, W[out,in], b) -> y = linear(x, W^T, b) role=<qkv|self_out|ff1|ff2|qa|pooler|classifier>
 The role comes from the HF module path; it names the op in schedules and in the emitted program.
 """
 from ..ir import Graph
 from .match import is_aten, layer_of, new_param, param_source
 
 _ROLES = (("attention.output.dense", "self_out"), ("intermediate.dense", "ff1"), ("output.dense", "ff2"),
-          ("qa_outputs", "qa"), ("pooler.dense", "pooler"))
+          ("qa_outputs", "qa"), ("pooler.dense", "pooler"),
+          # RoBERTa's classification head: dense + tanh (the pooler's job) then out_proj
+          ("classifier.dense", "pooler"), ("classifier.out_proj", "classifier"), ("classifier", "classifier"))
 
 
 def role_of(module: str) -> str:
