@@ -89,10 +89,13 @@ def _demo(args) -> int:
 def _embed(args) -> int:
     from .embed import embed_sentences, load_sentences, similarity_table
 
+    from .build_dir import load_build
+
+    task = load_build(args.build_dir).manifest.get("task") or "qa"
+    if task != "embed":
+        raise UserError(f"{args.build_dir} is a {task} build; build with --task embed for sentence embeddings")
+    sentences = load_sentences(args.inputs)      # bad input is refused before any weights load
     session = _session(args)
-    if session.task != "embed":
-        raise UserError(f"{args.build_dir} is a {session.task} build; build with --task embed for sentence embeddings")
-    sentences = load_sentences(args.inputs)
     vectors = embed_sentences(session.predict, _tokenizer_dir(session, args), sentences, session.batch, session.seq_len,
                               type_vocab_size=session.build.manifest["model"].get("type_vocab_size") or 2)
     print(f"{len(sentences)} sentences -> {vectors.shape[1]}-dim embeddings ({session.build.manifest['head']['mode']} "
