@@ -26,8 +26,11 @@ def run(graph: Graph) -> Graph:
         layer = layer_of(mod)
         prefix = f"layer{layer}." if layer is not None else ""
         out_dim, in_dim = graph[w]["shape"]
-        wt = new_param(graph, f"{prefix}{role}.weight", [param_source(graph, w)], "linear_weight", (in_dim, out_dim))
-        bt = new_param(graph, f"{prefix}{role}.bias", [param_source(graph, b)], "linear_bias", (out_dim,))
+        base = f"{prefix}{role}"
+        if f"{base}.weight" in graph:   # BERT's head is named `classifier` in HF too: keep the two apart
+            base += "_out"
+        wt = new_param(graph, f"{base}.weight", [param_source(graph, w)], "linear_weight", (in_dim, out_dim))
+        bt = new_param(graph, f"{base}.bias", [param_source(graph, b)], "linear_bias", (out_dim,))
         y = graph.add(f"{prefix}{role}", "linear", [x, wt, bt], attrs={"role": role, "activation": None},
                       shape=graph[n]["shape"], dtype="float32", module=mod)
         graph.replace_uses(n, y)
