@@ -42,8 +42,20 @@ class Checkpoint:
             except Exception as e:  # any decoder error means the file is damaged, not a bug of ours
                 raise UserError(f"cannot read weights {f}: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
                                 "re-download or re-save the checkpoint") from None
+        if self.architecture.endswith("Model"):   # an embed build from a task checkpoint reads its encoder
+            sd = encoder_state_dict(sd)
         check_tensors(sd, self.source, self.files[0].parent, self.architecture)
         return {k: v.float() for k, v in sd.items()}
+
+
+def encoder_state_dict(sd: dict) -> dict:
+    """A task checkpoint's encoder tensors under the bare model's names (bert.embeddings.x -> embeddings.x)."""
+    if any(k.startswith("embeddings.") for k in sd):
+        return sd
+    for prefix in ("bert.", "roberta."):
+        if any(k.startswith(prefix + "embeddings.") for k in sd):
+            return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+    return sd
 
 
 def expected_tensors(source: ModelSource, architecture: str = "BertForQuestionAnswering") -> dict[str, tuple[int, ...]]:

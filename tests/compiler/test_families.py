@@ -218,3 +218,18 @@ def test_qa_demo_stride_fits_the_length():
     for seq in (128, 256, 384, 512):
         check_window_params(seq, doc_stride_for(seq))
     assert doc_stride_for(384) == 128
+
+
+def test_embed_build_from_a_classifier_checkpoint(tmp_path, monkeypatch, checkpoints):
+    """--task embed on a task checkpoint reads its encoder (bert.* tensors) and pools its hidden states."""
+    from runtime.session import Session
+
+    monkeypatch.setenv("TT_BERT_CACHE", str(tmp_path / "cache"))
+    model_dir, model = checkpoints["bert-seq"]
+    result = compile_model(batch=7, device=device_for_arch("wh", 7, False), model=str(model_dir), seq_len=128,
+                           task="embed")
+    write_build(result, tmp_path / "build")
+    inputs = _inputs(model, 7, 128)
+    with Session(tmp_path / "build", device="emulator", log=lambda s: None) as session:
+        got = session.predict(**inputs)
+    assert pcc(got, _reference(model.bert, "embed", inputs)) >= 0.99
