@@ -28,6 +28,7 @@ FAMILIES = {
     "bert": Family("Bert", "BertConfig", "bert", "arange"),
     "roberta": Family("Roberta", "RobertaConfig", "roberta", "padding_offset"),
     "xlm-roberta": Family("XLMRoberta", "XLMRobertaConfig", "roberta", "padding_offset"),
+    "camembert": Family("Camembert", "CamembertConfig", "roberta", "padding_offset"),
 }
 
 # Encoders that look BERT-like but whose graph this compiler does not lower, with the reason.
@@ -39,7 +40,6 @@ REFUSED = {
     "electra": "ELECTRA's embeddings are narrower than its hidden size (embeddings_project)",
     "deberta": "DeBERTa's disentangled relative-position attention has no TT-NN lowering here",
     "deberta-v2": "DeBERTa's disentangled relative-position attention has no TT-NN lowering here",
-    "camembert": "CamemBERT is RoBERTa-shaped but untested here; convert its config.json to model_type 'roberta'",
     "mpnet": "MPNet's relative attention bias has no TT-NN lowering here",
 }
 

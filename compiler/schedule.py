@@ -394,7 +394,7 @@ def check_seq_len(schedule: Schedule, config, from_flag: bool = False) -> None:
     limit = getattr(config, "max_position_embeddings", None)
     if not isinstance(limit, int):
         return
-    if getattr(config, "model_type", "bert") in ("roberta", "xlm-roberta") and isinstance(getattr(config, "pad_token_id", None), int):
+    if getattr(config, "model_type", "bert") != "bert" and isinstance(getattr(config, "pad_token_id", None), int):
         limit -= config.pad_token_id + 1
         what = f"max_position_embeddings {config.max_position_embeddings} minus padding_idx + 1"
     else:

@@ -27,6 +27,8 @@ CASES = {
     "roberta-seq": ("RobertaForSequenceClassification", "RobertaConfig", dict(ROBERTA, num_labels=2),
                     "sequence-classification"),
     "xlmr-embed": ("XLMRobertaModel", "XLMRobertaConfig", dict(ROBERTA, vocab_size=900), "embed"),
+    "camembert-tok": ("CamembertForTokenClassification", "CamembertConfig", dict(ROBERTA, num_labels=4),
+                      "token-classification"),
 }
 TARGETS = {"gs12": ("gs", 12, False), "wh7": ("wh", 7, False), "wh8": ("wh", 8, True)}
 
@@ -104,7 +106,7 @@ def test_interpreter_matches_hf(case):
 
 @pytest.mark.parametrize("seq", [128, 256])
 @pytest.mark.parametrize("target", list(TARGETS))
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", [c for c in CASES if c != "camembert-tok"])   # RoBERTa's graph: interpreter only
 def test_emulator_pcc(tmp_path, monkeypatch, checkpoints, case, target, seq):
     from runtime.session import Session
 
