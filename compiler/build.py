@@ -7,9 +7,10 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import families
 from .emit import render
 from .errors import ScheduleError, UserError
 from .lower import lower
@@ -20,6 +21,8 @@ from .program import Program
 from .schedule import (Device, Schedule, check_seq_len, default_schedule_for, find_device, find_schedule,
                        with_precision)
 from .trace import trace_bert
+
+TILE = 32
 
 def device_for_arch(arch: str, batch: int, eth_dispatch: bool) -> Device:
     """The `--arch gs|wh` shortcuts; WH batch 8 needs the ethernet-dispatch grid (8x8), which a ttnn 0.81 program
@@ -47,9 +50,20 @@ class BuildResult:
     graph: object        # the traced graph after the passes, before lowering (what `build --search` explores)
 
 
+def check_seq_len_arg(seq_len: int) -> None:
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len <= 0 or seq_len % TILE:
+        raise UserError(f"--seq-len {seq_len} is not a positive multiple of {TILE} (tile height); use e.g. 128, 256, 384 or 512")
+
+
 def compile_model(*, batch: int, device: Device, schedule: Schedule | None = None, model: str | None = None,
-                  architecture: str = "BertForQuestionAnswering", precision: str = "reference") -> BuildResult:
+                  architecture: str | None = None, precision: str = "reference", seq_len: int | None = None,
+                  task: str | None = None) -> BuildResult:
+    """Build one program. `task` (qa, embed, sequence-classification, token-classification) defaults to the head the
+    checkpoint's config.json names; `seq_len` overrides the schedule's (program configs and L1 derive from it)."""
     schedule = with_precision(schedule or default_schedule_for(device), precision, device.arch)
+    if seq_len is not None:
+        check_seq_len_arg(seq_len)
+        schedule = replace(schedule, seq_len=seq_len)
     if schedule.device != device.name:
         raise ScheduleError(f"{schedule.path}: schedule is for device '{schedule.device}', not '{device.name}'; "
                             f"pass a schedule written for {device.name}")
@@ -58,12 +72,19 @@ def compile_model(*, batch: int, device: Device, schedule: Schedule | None = Non
                         f"pick --batch in that range")
     src = resolve_model(model)
     config = src.bert_config()
-    check_seq_len(schedule, config)
+    if architecture is None:
+        task = task or src.task
+        architecture = families.architecture(src.family, task)
+    else:
+        task = task or families.task_from_architecture(architecture)
+    check_seq_len(schedule, config, from_flag=seq_len is not None)
     if device.batch_derived:   # no typed batch.max: the range is derived for this schedule and model
         from .check_schedule import check_batch
         check_batch(device, schedule, config, batch, architecture=architecture)
     t0 = time.perf_counter()
-    graph = trace_bert(config, batch, schedule.seq_len, architecture)
+    graph = trace_bert(config, batch, schedule.seq_len, architecture, task=task)
+    if task == "embed":
+        graph.meta["pooling"] = src.sentence_pooling()
     t1 = time.perf_counter()
     graph = run_passes(graph)
     check_lowered(graph)

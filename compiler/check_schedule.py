@@ -78,14 +78,19 @@ def probe_config(config, schedule: Schedule):
 
 @functools.lru_cache(maxsize=64)
 def _passed_graph(config_json: str, batch: int, seq_len: int, architecture: str):
-    from transformers import BertConfig
+    import transformers
 
+    from .families import FAMILIES
     from .passes.pipeline import check_lowered, run_passes
     from .trace import trace_bert
 
-    config = BertConfig.from_dict(json.loads(config_json))
+    fields = json.loads(config_json)
+    config_class = FAMILIES.get(fields.get("model_type"), FAMILIES["bert"]).config_class   # RoBERTa probes too
+    config = getattr(transformers, config_class).from_dict(fields)
     config._attn_implementation = "eager"
-    graph = run_passes(trace_bert(config, batch, seq_len, architecture))
+    from .families import task_from_architecture
+
+    graph = run_passes(trace_bert(config, batch, seq_len, architecture, task=task_from_architecture(architecture)))
     check_lowered(graph)
     return graph
 

@@ -23,11 +23,12 @@ def _build(args) -> int:
     device, schedule = resolve_target(args.arch, args.device, args.schedule, args.batch, args.eth_dispatch)
     if args.search and not device.rates:
         raise UserError(f"--search needs the cost model's rates: {device.path} has no 'rates' section")
-    result = compile_model(batch=args.batch, device=device, schedule=schedule, model=args.model, precision=args.precision)
+    result = compile_model(batch=args.batch, device=device, schedule=schedule, model=args.model, precision=args.precision,
+                           seq_len=args.seq_len, task=args.task)
     out = Path(args.output or f"build/{device.name}-b{args.batch}")
     write_build(result, out)
     p = result.program
-    print(f"built {p.model_name} for {device.name} batch {p.batch}: grid {p.grid[0]}x{p.grid[1]} {p.orientation}, "
+    print(f"built {p.model_name} ({p.architecture}, task {p.task}) for {device.name} batch {p.batch} x {p.seq_len} tokens: grid {p.grid[0]}x{p.grid[1]} {p.orientation}, "
           f"{len(p.ops)} ops, peak L1 {p.peak_l1_bytes_per_core} B/core of {device.l1_bytes_per_core} "
           f"-> {out}/program.py ({time.perf_counter() - t0:.1f} s)")
     worst = p.l1_plan.min_headroom if p.l1_plan else None
@@ -87,6 +88,7 @@ def _check_schedule(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from .families import TASKS
     from .schedule import precision_profiles
 
     p = _Parser(prog="python -m compiler", description="Compile Hugging Face BERT to TT-NN programs.")
@@ -103,6 +105,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--precision", choices=precision_profiles(), default="reference",
                    help="reference (default): the schedule's own compute settings, as Tenstorrent's reference ran; "
                         "accurate: erf GELU, exact exp, HiFi2 matmuls with fp32 accumulation (schedules/precision/)")
+    b.add_argument("--seq-len", type=int, metavar="N", help="tokens per sequence, a multiple of 32 up to the model's "
+                   "max_position_embeddings (default: the schedule's seq_len, 384)")
+    b.add_argument("--task", choices=tuple(TASKS), help="head to build: qa, embed (sentence embeddings, pooled as the "
+                   "checkpoint's sentence-transformers config says), sequence-classification, token-classification "
+                   "(default: the head config.json 'architectures' names; qa when it names none)")
     b.add_argument("--eth-dispatch", action="store_true", help="Wormhole with ethernet dispatch (8x8 grid)")
     b.add_argument("-o", "--output", help="output directory (default build/<device>-b<batch>)")
     b.add_argument("--search", action="store_true", help="also try legal alternatives to the schedule and print the "

@@ -62,6 +62,14 @@ def py_ident(value) -> Code:
     return Code(value)
 
 
+def _dotted_name(value: str) -> Code:
+    """A state-dict prefix pasted inside an f-string (`bert.encoder.layer.`): letters, digits, _ and . only, so it
+    can hold neither a quote nor a brace."""
+    if not re.fullmatch(r"[A-Za-z0-9_.]+", value):
+        raise ScheduleError(f"{short(value)} cannot be a weight-name prefix in the emitted program")
+    return Code(value)
+
+
 def _finalize(value):
     """Every `{{ }}` in the template must be an int, generated code, or a value passed through a filter above."""
     if isinstance(value, Code) or isinstance(value, int) and not isinstance(value, bool):
@@ -81,7 +89,8 @@ _WHAT = {"embedding": "lookup", "add": "word + token type", "to_sharded": "", "s
          "to_interleaved": "", "layer_norm": "layernorm(x + residual)"}
 _ROLE_WHAT = {"qkv": "fused Q/K/V projection", "attention_scores": "Q x K^T", "attention_context": "probs x V",
               "self_out": "attention output projection", "ff1": "intermediate projection with fused GELU",
-              "ff2": "output projection", "qa": "start/end logits"}
+              "ff2": "output projection", "qa": "start/end logits", "pooler": "pooler dense + tanh, every token",
+              "classifier": "label logits"}
 
 
 def _var(value: str) -> str:
@@ -98,16 +107,24 @@ def _dim(value: int, names: dict[int, str]) -> str:
     return names.get(value, str(value))
 
 
-def _source_expr(w: WeightSpec, name: str, in_layer: bool) -> str:
+def layer_prefix(program: Program) -> str:
+    """The HF state-dict prefix of encoder layers: bert.encoder.layer. (task models), encoder.layer. (bare)..."""
+    w = next(w for w in program.weights if w.layer is not None)
+    marker = f"encoder.layer.{w.layer}."
+    return w.sources[0].split(marker, 1)[0] + "encoder.layer."
+
+
+def _source_expr(w: WeightSpec, name: str, in_layer: bool, layers: str = "bert.encoder.layer.") -> str:
     if in_layer:
-        prefix = f"bert.encoder.layer.{w.layer}."
+        prefix = f"{layers}{w.layer}."
         assert name.startswith(prefix), name
         return f"sd[hf + {py_literal(name[len(prefix):])}]"
     return f"sd[{py_literal(name)}]"
 
 
-def _weight_expr(w: WeightSpec, in_layer: bool, names: dict[int, str]) -> str:
-    src = [_source_expr(w, s, in_layer) for s in w.sources]
+def _weight_expr(w: WeightSpec, in_layer: bool, names: dict[int, str], layers: str = "bert.encoder.layer.",
+                 head_width: str = "QA_OUTPUT_WIDTH") -> str:
+    src = [_source_expr(w, s, in_layer, layers) for s in w.sources]
     if w.prep == "identity":
         expr = src[0]
     elif w.prep == "linear_weight":
@@ -121,7 +138,7 @@ def _weight_expr(w: WeightSpec, in_layer: bool, names: dict[int, str]) -> str:
     else:
         raise ValueError(w.prep)
     if w.prep_attrs.get("pad_to"):
-        expr = f"pad_columns({expr}, QA_OUTPUT_WIDTH)"
+        expr = f"pad_columns({expr}, {head_width})"
     if len(w.shape) != (1 if w.prep in ("linear_bias", "qkv_bias") else 2) or w.prep == "identity" and len(w.shape) == 4:
         dims = [str(d) for d in w.shape]
         if w.prep in ("linear_bias", "qkv_bias"):          # a bias row: its width by name
@@ -162,7 +179,7 @@ class _Scope:
 
 def _op_lines(op: ScheduledOp, scope: _Scope) -> list[str]:
     lines = [f"ttnn.deallocate({scope.name(v)})" for v in op.frees_before]
-    module = re.sub(r"^bert\.encoder\.layer\.\d+\.", "", op.module)
+    module = re.sub(r"^(?:\w+\.)?encoder\.layer\.\d+\.", "", op.module)   # bert., roberta. or a bare encoder
     what = _ROLE_WHAT.get(op.role) or _WHAT.get(op.kind, "")
     comment = op.call.comment or (f"{module}: {what}" if what else module)
     lines.append(f"# {py_text(comment)}")
@@ -221,11 +238,14 @@ def render(program: Program) -> str:
             seen_families.add(cc.family)
             compute_configs.append({"name": cc.name, "expr": Code(cc.expr()), "family": cc.family})
     compute_configs.sort(key=lambda c: list(program.schedule.compute).index(c["family"]))
-    qa_width = next((w.shape[-1] for w in program.weights if w.key == "qa.bias"), 32)
+    head_width = "QA_OUTPUT_WIDTH" if program.task == "qa" else "HEAD_OUTPUT_WIDTH"
+    qa_width = next((w.shape[-1] for w in program.weights if w.prep_attrs.get("pad_to")), 32)
     # Widths that reach the emitted source by name.
     names = {3 * program.hidden_size: "QKV_WIDTH", program.hidden_size: "HIDDEN_SIZE",
              program.intermediate_size: "INTERMEDIATE_SIZE"}
-    names.setdefault(qa_width, "QA_OUTPUT_WIDTH")
+    if program.task != "embed":
+        names.setdefault(qa_width, head_width)
+    layers = layer_prefix(program)
     layer_weights = [w for w in program.weights if w.layer == 0]
     global_weights = [w for w in program.weights if w.layer is None]
     hidden_shard = next(op for op in ops if op.kind == "to_sharded").placement.shard_shape
@@ -239,8 +259,12 @@ def render(program: Program) -> str:
         grid_reason=program.grid_reason, peak_l1=program.peak_l1_bytes_per_core, l1_bytes=dev.l1_bytes_per_core,
         hidden=program.hidden_size, heads=program.num_heads, layers=program.num_layers,
         env_requirements=dev.select_env, hidden_shard=hidden_shard, program_configs=configs,
-        global_weights=[dict(key=w.key, expr=Code(_weight_expr(w, False, names)), dtype=w.dtype, layout=_layout(w)) for w in global_weights],
-        layer_weights=[dict(key=w.key, expr=Code(_weight_expr(w, True, names)), dtype=w.dtype, layout=_layout(w)) for w in layer_weights],
+        global_weights=[dict(key=w.key, expr=Code(_weight_expr(w, False, names, layers, head_width)), dtype=w.dtype,
+                             layout=_layout(w)) for w in global_weights],
+        layer_weights=[dict(key=w.key, expr=Code(_weight_expr(w, True, names, layers, head_width)), dtype=w.dtype,
+                            layout=_layout(w)) for w in layer_weights],
+        architecture=program.architecture, task=program.task, head=program.head, positions=program.position_ids,
+        layer_prefix=_dotted_name(layers),
         compute_configs=compute_configs, intermediate=program.intermediate_size, head_groups=program.hidden_cores,
         qa_width=qa_width, open_device=dev.open_device, grid_text=f"{dev.grid_x}x{dev.grid_y}",
         weight_memcfg=memcfg_name(program.weights[0].placement),

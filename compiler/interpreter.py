@@ -70,6 +70,7 @@ def run(graph: Graph, inputs: dict[str, torch.Tensor], state_dict: dict[str, tor
 _SEMANTIC = {
     "attention_mask": ("fill",), "layer_norm": ("eps", "residual"), "linear": ("activation",),
     "split_heads": ("num_heads", "groups"), "scale_mask_softmax": ("scale",), "split_logits": ("columns",),
+    "take_logits": ("row", "columns"), "pool": ("mode", "normalize"),
 }
 
 

@@ -15,6 +15,7 @@ from kernels.common import (DRAM, DRAM_ROW_MAJOR, L1, L1_ROW_MAJOR, TILE, Call, 
 from .errors import LegalityError, ScheduleError, UserError
 from .ir import Graph
 from .l1_plan import plan_l1
+from .ops import HOST_KINDS
 from .passes.match import layer_of
 from .program import Program, ScheduledOp, WeightSpec
 from .schedule import Device, Schedule
@@ -55,6 +56,11 @@ def derive_grid(device: Device, schedule: Schedule, hidden: int, heads: int, bat
     return grid, cores, reason
 
 
+# Linears of the task heads: interleaved, without a program config (as the reference's QA head).
+HEAD_ROLES = ("qa", "pooler", "classifier")
+_HEAD_NAME = {"qa": "QA", "embed": "pooling", "sequence-classification": "classification",
+              "token-classification": "token classification"}
+
 _MEMCFG = {("DRAM", "INTERLEAVED"): "DRAM_MEMCFG", ("L1", "INTERLEAVED"): "L1_MEMCFG",
            ("L1", "BLOCK_SHARDED"): "BLOCK_SHARDED_MEMCFG", ("L1", "HEIGHT_SHARDED"): "HEIGHT_SHARDED_MEMCFG"}
 
@@ -77,6 +83,8 @@ class _Lowering:
         m = graph.meta
         self.g, self.device, self.schedule, self.batch = graph, device, schedule, batch
         self.seq, self.hidden, self.heads = m["seq_len"], m["hidden_size"], m["num_heads"]
+        self.task = m.get("task") or "qa"
+        self.head: dict = {}                     # what the host does with the device output (take_logits / pool)
         self.head_dim = self.hidden // self.heads
         self.grid, self.cores, self.grid_reason = derive_grid(device, schedule, self.hidden, self.heads, batch)
         self.orientation = schedule.shard_orientation
@@ -123,8 +131,9 @@ class _Lowering:
         layer = layer_of(d["attrs"]["sources"][0])
         key = param
         if layer is not None:
-            for prefix in (f"layer{layer}.", f"bert.encoder.layer.{layer}."):
-                key = key[len(prefix):] if key.startswith(prefix) else key
+            key = key[len(f"layer{layer}."):] if key.startswith(f"layer{layer}.") else key
+            # HF names of any family's layer tensors (bert.encoder.layer.3., roberta.encoder.layer.3., encoder.layer.3.)
+            key = key.split(f"encoder.layer.{layer}.", 1)[-1]
         placement = _placement_for(self.schedule.placement["weights"])
         if layout == "ROW_MAJOR":
             placement = DRAM_ROW_MAJOR if placement.buffer == "DRAM" else L1_ROW_MAJOR
@@ -184,7 +193,7 @@ class _Lowering:
         new = f"{v}.interleaved"
         placement = _placement_for(self.schedule.placement["qa_head"])
         call = Call("ttnn.sharded_to_interleaved", [ref(v), memcfg_name(placement)], outputs=[ref(new)],
-                    comment="gather the encoder output for the QA head")
+                    comment=f"gather the encoder output for the {_HEAD_NAME.get(self.task, self.task)} head")
         self.emit(None, kind="to_interleaved", role="to_interleaved", inputs=[v], outputs=[new],
                   shapes=[self.shape(v)], dtype=self.dtype[v], placement=placement, call=call,
                   name="encoder_to_interleaved", module="bert.encoder")
@@ -202,7 +211,8 @@ class _Lowering:
         placement = L1_ROW_MAJOR if self.schedule.placement["embeddings"] == "L1_INTERLEAVED" else DRAM_ROW_MAJOR
         self.place[n], self.dtype[n] = placement, "uint32"
         self.inputs.append({"name": n, "shape": [b, s], "dtype": "uint32", "layout": "ROW_MAJOR",
-                            "placement": placement, "synthesized": d["attrs"].get("synthesized")})
+                            "placement": placement, "synthesized": d["attrs"].get("synthesized"),
+                            "position_ids": {k: v for k, v in d["attrs"].items() if k in ("synthesized", "padding_idx")}})
 
     def attention_mask(self, n: str) -> None:
         b, _, _, s = self.g[n]["shape"]
@@ -264,14 +274,16 @@ class _Lowering:
         x, w, b = self.g.args(n)
         k, n_out = self.g[w]["shape"]
         bsz, seq, _ = self.g[n]["shape"]
-        if role == "qa":
+        if role in HEAD_ROLES:
             x = self.ensure_interleaved(x)
             self.weight(w, dtype=self.dt["weights"], shape=(k, n_out))
             self.weight(b, dtype=self.dt["weights"], shape=(1, 1, 1, n_out))
             placement = _placement_for(self.schedule.placement["qa_head"])
             dtype = self.out_dtype(role, self.dt["qa_output"])
-            call = Call("ttnn.linear", [ref(x), ref(w)], {"bias": ref(b), "memory_config": memcfg_name(placement),
-                                                          "dtype": f"ttnn.{dtype}"}, [ref(n)])
+            kwargs = {"bias": ref(b), "memory_config": memcfg_name(placement), "dtype": f"ttnn.{dtype}"}
+            if attrs.get("activation"):
+                kwargs["activation"] = repr(attrs["activation"])   # the pooler's tanh, fused as the device does
+            call = Call("ttnn.linear", [ref(x), ref(w)], kwargs, [ref(n)])
             self.emit(n, kind="linear", role=role, inputs=[x], outputs=[n], shapes=[self.g[n]["shape"]], dtype=dtype,
                       placement=placement, call=call, weights=[w, b], compute="matmul")
             return
@@ -372,12 +384,18 @@ class _Lowering:
         for n in self.g.nodes():
             kind = self.g.kind(n)
             if kind == "input":
-                if any(self.g.kind(u) != "attention_mask" for u in self.g.users(n)):
+                if any(self.g.kind(u) not in HOST_KINDS for u in self.g.users(n)):
                     self.input(n)
             elif kind in handlers:
                 handlers[kind](n)
             elif kind == "split_logits":
                 self.output_value = self.arg(self.g.args(n)[0])
+            elif kind == "take_logits":
+                self.output_value = self.arg(self.g.args(n)[0])
+                self.head = {"kind": "take_logits", **self.g.attrs(n)}
+            elif kind == "pool":
+                self.output_value = self.ensure_interleaved(self.g.args(n)[0])
+                self.head = {"kind": "pool", **self.g.attrs(n)}
             elif kind in ("param", "buffer", "getitem", "output"):
                 continue
             else:
@@ -476,7 +494,9 @@ def lower(graph: Graph, device: Device, schedule: Schedule, batch: int, *, model
                    vocab_size=m["vocab_size"], grid=lw.grid, hidden_cores=lw.cores, orientation=lw.orientation,
                    inputs=lw.inputs, weights=weights, ops=lw.ops, output_value=lw.output_value,
                    peak_l1_bytes_per_core=peak, grid_reason=lw.grid_reason, weight_params=dict(lw.weights),
-                   l1_plan=l1, type_vocab_size=m.get("type_vocab_size", 2))
+                   l1_plan=l1, task=lw.task, head=lw.head, model_type=m.get("model_type", "bert"),
+                   type_vocab_size=m.get("type_vocab_size", 2),
+                   position_ids=next((dict(i["position_ids"]) for i in lw.inputs if i["name"] == "position_ids"), {}))
 
 
 def l1_plan(lw: "_Lowering", weights, *, reserve_before_qkv: bool = False):

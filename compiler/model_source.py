@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import families
 from .errors import UserError, read_regular, short
 
 DEFAULT_MODEL = "phiyodr/bert-large-finetuned-squad2"
@@ -25,19 +26,25 @@ class ModelSource:
         keys = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
                 "max_position_embeddings", "type_vocab_size", "hidden_act", "layer_norm_eps",
                 "position_embedding_type", "model_type")
+        if self.config_dict.get("model_type") != "bert":   # RoBERTa positions count from padding_idx + 1
+            keys += ("pad_token_id",)
         blob = json.dumps({k: self.config_dict.get(k) for k in keys}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-    def bert_config(self):
-        from transformers import BertConfig
+    @property
+    def family(self) -> str:
+        return families.family_of(self.name, self.config_dict.get("model_type"))
 
-        if self.config_dict.get("model_type") != "bert":
-            raise UserError(f"model '{self.name}' has model_type '{self.config_dict.get('model_type')}', "
-                            "not 'bert'; this compiler only handles BERT checkpoints")
+    def bert_config(self):
+        """The checkpoint's transformers config (BertConfig, RobertaConfig, XLMRobertaConfig), checked to tile."""
+        import transformers
+
+        family = self.family
+        cls = getattr(transformers, families.FAMILIES[family].config_class)
         try:
-            cfg = BertConfig(**{k: v for k, v in self.config_dict.items() if k not in ("architectures", "transformers_version")})
-        except Exception as e:  # a hand-edited config.json with values BertConfig refuses
-            raise UserError(f"model '{self.name}': config.json is not a usable BertConfig "
+            cfg = cls(**{k: v for k, v in self.config_dict.items() if k not in ("architectures", "transformers_version")})
+        except Exception as e:  # a hand-edited config.json with values the config class refuses
+            raise UserError(f"model '{self.name}': config.json is not a usable {cls.__name__} "
                             f"({e.__class__.__name__}: {' '.join(str(e).split())[:200]}); fix or re-save config.json") from None
         for key in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
                     "max_position_embeddings", "type_vocab_size"):
@@ -47,8 +54,18 @@ class ModelSource:
         if cfg.hidden_size % cfg.num_attention_heads:
             raise UserError(f"model '{self.name}': config.json 'hidden_size' {cfg.hidden_size} is not a multiple of "
                             f"'num_attention_heads' {cfg.num_attention_heads}; fix config.json")
+        families.check_supported(self.name, family, cfg)
         cfg._attn_implementation = "eager"  # explicit matmul/softmax ops to fuse, instead of an opaque sdpa call
         return cfg
+
+    @property
+    def task(self) -> str:
+        """The head the checkpoint was saved with (config.json `architectures`); QA when it names none."""
+        return families.task_of(self.name, self.config_dict.get("architectures"))
+
+    def sentence_pooling(self) -> dict:
+        """sentence-transformers' pooling for this checkpoint (1_Pooling/config.json, a Normalize module), else mean."""
+        return families.sentence_pooling(self.directory)
 
 
 def _hf_cache_dirs(model_id: str) -> list[Path]:
@@ -76,7 +93,8 @@ def _read_config(path: Path, name: str) -> dict:
 
 def resolve_model(name: str | None) -> ModelSource:
     name = name or DEFAULT_MODEL
-    p = Path(name)
+    packaged = families.packaged_model_dir(name)   # a model a pip package ships (all-MiniLM-L6-v2)
+    p = packaged or Path(name)
     if p.exists():
         cfg_file = p / "config.json" if p.is_dir() else p
         if cfg_file.exists() and not cfg_file.is_file():   # a FIFO would block the read

@@ -37,6 +37,8 @@ def linear(x, w, b, *, activation=None, **_):
     y = torch.matmul(x, w) + b.reshape(-1)
     if activation == "gelu":
         y = F.gelu(y)
+    elif activation == "tanh":
+        y = torch.tanh(y)
     return y
 
 
@@ -67,6 +69,30 @@ def split_logits(x, *, columns: int = 2):
     return tuple(x[..., i] for i in range(columns))
 
 
+def take_logits(x, *, row, columns):
+    """The head's real columns, of one token (row 0: [CLS] / <s>) or of every token."""
+    return x[:, row, :columns] if row is not None else x[..., :columns]
+
+
+def pool(hidden, attention_mask, *, mode: str, normalize: bool):
+    """sentence-transformers' Pooling: the first token, or the mean over attended tokens; then optional L2 norm."""
+    if mode == "cls":
+        out = hidden[:, 0]
+    else:
+        m = attention_mask[..., None].to(hidden.dtype)
+        out = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    return F.normalize(out, p=2, dim=1) if normalize else out
+
+
+def position_ids(input_ids, *, synthesized: str = "arange", padding_idx: int | None = None):
+    """The host-made position ids: 0..S-1, or RoBERTa's (create_position_ids_from_input_ids)."""
+    b, s = input_ids.shape
+    if synthesized == "padding_offset":
+        mask = input_ids.ne(padding_idx).long()
+        return torch.cumsum(mask, dim=1) * mask + padding_idx
+    return torch.arange(s).expand(b, s)
+
+
 def identity(x, **_):
     return x
 
@@ -82,12 +108,14 @@ REFERENCE = {
     "scale_mask_softmax": scale_mask_softmax,
     "concat_heads": concat_heads,
     "split_logits": split_logits,
+    "take_logits": take_logits,
+    "pool": pool,
     "to_sharded": identity,
     "to_interleaved": identity,
 }
 
 # Kinds that run on the host, before or after the device program.
-HOST_KINDS = {"attention_mask", "split_logits"}
+HOST_KINDS = {"attention_mask", "split_logits", "take_logits", "pool"}
 TT_KINDS = set(REFERENCE) - HOST_KINDS
 LEAF_KINDS = {"input", "param", "buffer", "output", "getitem"}
 

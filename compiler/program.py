@@ -68,4 +68,8 @@ class Program:
     grid_reason: str = ""
     weight_params: dict = field(default_factory=dict)   # IR param node -> WeightSpec
     l1_plan: object | None = None                        # compiler.l1_plan.L1Plan: addresses, CBs, headroom per op
+    task: str = "qa"                   # qa | embed | sequence-classification | token-classification
+    head: dict = field(default_factory=dict)           # host step after the device: take_logits / pool and its attrs
+    model_type: str = "bert"
     type_vocab_size: int = 2  # token types the embedding table holds (1: every token is type 0)
+    position_ids: dict = field(default_factory=dict)   # how the host makes them: arange, or padding_offset + padding_idx

@@ -477,12 +477,21 @@ def with_precision(schedule: Schedule, name: str, arch: str) -> Schedule:
     return replace(schedule, compute=compute, gelu=gelu, precision=name, precision_sha256=_sha(path))
 
 
-def check_seq_len(schedule: Schedule, config) -> None:
-    """The schedule's sequence length must fit the model's position table."""
+def check_seq_len(schedule: Schedule, config, from_flag: bool = False) -> None:
+    """The sequence length (the schedule's, or --seq-len's) must fit the model's position table (RoBERTa's
+    first padding_idx + 1 rows are never used)."""
     limit = getattr(config, "max_position_embeddings", None)
-    if isinstance(limit, int) and schedule.seq_len > limit:
-        raise ScheduleError(f"{schedule.path}: 'seq_len' {schedule.seq_len} is longer than the model's "
-                            f"max_position_embeddings {limit}; use a seq_len <= {limit} (a multiple of 32)")
+    if not isinstance(limit, int):
+        return
+    if getattr(config, "model_type", "bert") != "bert" and isinstance(getattr(config, "pad_token_id", None), int):
+        limit -= config.pad_token_id + 1
+        what = f"max_position_embeddings {config.max_position_embeddings} minus padding_idx + 1"
+    else:
+        what = f"max_position_embeddings {limit}"
+    if schedule.seq_len > limit:
+        where = "--seq-len" if from_flag else f"{schedule.path}: 'seq_len'"
+        raise ScheduleError(f"{where} {schedule.seq_len} is longer than the model's {what}; use a seq_len <= "
+                            f"{limit} (a multiple of 32)")
 
 
 def _find(name_or_path: str, folder: Path, what: str) -> Path:

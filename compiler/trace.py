@@ -8,18 +8,19 @@ import torch
 import torch.fx
 
 from .errors import TraceError
+from .families import FAMILIES, OUTPUTS, TASKS
 from .ir import Graph
 
 # Ops that do nothing at inference and carry no value: dropped while tracing.
 _SKIP = {"aten._assert_tensor_metadata.default", "aten._assert_scalar.default", "aten.sym_constrain_range_for_size.default"}
 
-OUTPUT_NAMES = {
-    "BertForQuestionAnswering": ["start_logits", "end_logits"],
-    "BertModel": ["last_hidden_state", "pooler_output"],
-}
+# Every family's head classes; the bare encoder traces with its pooler (`BertModel`) or, for sentence embeddings
+# (task embed), without it.
+OUTPUT_NAMES = {fam.prefix + TASKS[task]: names for fam in FAMILIES.values() for task, names in OUTPUTS.items()}
+OUTPUT_NAMES.update({fam.prefix + "Model": ["last_hidden_state", "pooler_output"] for fam in FAMILIES.values()})
 
 
-def build_meta_model(config, architecture: str = "BertForQuestionAnswering"):
+def build_meta_model(config, architecture: str = "BertForQuestionAnswering", pooler: bool = True):
     import transformers
 
     cls = getattr(transformers, architecture, None)
@@ -27,7 +28,7 @@ def build_meta_model(config, architecture: str = "BertForQuestionAnswering"):
         raise TraceError(f"architecture '{architecture}' is not supported; use one of {sorted(OUTPUT_NAMES)}")
     try:
         with torch.device("meta"):
-            model = cls(config)
+            model = cls(config) if pooler or not architecture.endswith("Model") else cls(config, add_pooling_layer=False)
     except Exception as e:  # a config.json value the model refuses (unknown hidden_act, ...): the user's to fix
         raise TraceError(f"cannot build {architecture} from this config ({e.__class__.__name__}: "
                          f"{' '.join(str(e).split())[:200]}); fix the model's config.json") from None
@@ -76,13 +77,13 @@ def _argspec(obj, operands: list[str]):
     return obj
 
 
-def to_ir(ep: torch.export.ExportedProgram, architecture: str) -> Graph:
+def to_ir(ep: torch.export.ExportedProgram, architecture: str, out_names: list[str] | None = None) -> Graph:
     sig = ep.graph_signature
     params = dict(sig.inputs_to_parameters)
     buffers = dict(sig.inputs_to_buffers)
     graph = Graph({"architecture": architecture})
     names: dict[str, str] = {}   # fx name -> IR name
-    out_names = OUTPUT_NAMES[architecture]
+    out_names = out_names or OUTPUT_NAMES[architecture]
 
     for node in ep.graph.nodes:
         shape, dtype = _meta_of(node)
@@ -120,14 +121,20 @@ def to_ir(ep: torch.export.ExportedProgram, architecture: str) -> Graph:
     return graph
 
 
-def trace_bert(config, batch: int, seq_len: int, architecture: str = "BertForQuestionAnswering") -> Graph:
-    """HF BERT (any BertConfig) -> aten-level IR. Needs no weights: the model lives on the meta device."""
-    model = build_meta_model(config, architecture)
+def trace_bert(config, batch: int, seq_len: int, architecture: str = "BertForQuestionAnswering",
+               task: str | None = None) -> Graph:
+    """HF BERT-family model (any BertConfig / RobertaConfig) -> aten-level IR. Needs no weights: the model lives on
+    the meta device. task "embed" traces the bare encoder without its pooler (pooling runs on the host)."""
+    embed = task == "embed"
+    model = build_meta_model(config, architecture, pooler=not embed)
     try:
         ep = export_model(model, batch, seq_len)
     except Exception as e:  # export failures are about the model/config, not a bug of ours to traceback on
         raise TraceError(f"torch.export failed for this config: {e.__class__.__name__}: {str(e).splitlines()[0]}") from e
-    graph = to_ir(ep, architecture)
+    graph = to_ir(ep, architecture, OUTPUTS["embed"] if embed else None)
+    graph.meta.update(model_type=getattr(config, "model_type", "bert"), pad_token_id=getattr(config, "pad_token_id", None),
+                      task=task, num_labels=getattr(config, "num_labels", None),
+                      type_vocab_size=getattr(config, "type_vocab_size", None))
     graph.meta.update(batch=batch, seq_len=seq_len, hidden_size=config.hidden_size,
                       num_heads=config.num_attention_heads, num_layers=config.num_hidden_layers,
                       intermediate_size=config.intermediate_size, layer_norm_eps=config.layer_norm_eps,

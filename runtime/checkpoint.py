@@ -20,6 +20,7 @@ _INDEX = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 class Checkpoint:
     source: ModelSource
     files: list[Path]
+    architecture: str = "BertForQuestionAnswering"
 
     def weight_hash(self) -> str:
         """sha256 of the weight files, remembered per (path, size, mtime) so unchanged checkpoints hash once."""
@@ -41,26 +42,41 @@ class Checkpoint:
             except Exception as e:  # any decoder error means the file is damaged, not a bug of ours
                 raise UserError(f"cannot read weights {f}: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
                                 "re-download or re-save the checkpoint") from None
-        check_tensors(sd, self.source, self.files[0].parent)
+        if self.architecture.endswith("Model"):   # an embed build from a task checkpoint reads its encoder
+            sd = encoder_state_dict(sd)
+        check_tensors(sd, self.source, self.files[0].parent, self.architecture)
         check_finite(sd, self.files[0].parent)
         return {k: v.float() for k, v in sd.items()}
 
 
-def expected_tensors(source: ModelSource) -> dict[str, tuple[int, ...]]:
-    """Parameter names and shapes of BertForQuestionAnswering for the checkpoint's config (built on the meta device)."""
+def encoder_state_dict(sd: dict) -> dict:
+    """A task checkpoint's encoder tensors under the bare model's names (bert.embeddings.x -> embeddings.x)."""
+    if any(k.startswith("embeddings.") for k in sd):
+        return sd
+    for prefix in ("bert.", "roberta."):
+        if any(k.startswith(prefix + "embeddings.") for k in sd):
+            return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+    return sd
+
+
+def expected_tensors(source: ModelSource, architecture: str = "BertForQuestionAnswering") -> dict[str, tuple[int, ...]]:
+    """Parameter names and shapes of the build's model class for the checkpoint's config (built on the meta device);
+    a bare encoder (sentence embeddings) without its pooler, which the program does not read."""
     from compiler.trace import build_meta_model
 
-    return {name: tuple(p.shape) for name, p in build_meta_model(source.bert_config()).named_parameters()}
+    model = build_meta_model(source.bert_config(), architecture, pooler=not architecture.endswith("Model"))
+    return {name: tuple(p.shape) for name, p in model.named_parameters()}
 
 
-def check_tensors(sd: dict, source: ModelSource, where: Path) -> None:
+def check_tensors(sd: dict, source: ModelSource, where: Path, architecture: str = "BertForQuestionAnswering") -> None:
     """Refuse a state dict that lacks a tensor the program reads or holds one of the wrong shape."""
-    expected = expected_tensors(source)
+    expected = expected_tensors(source, architecture)
     missing = [k for k in expected if k not in sd]
     if missing:
+        what = "question-answering" if architecture.endswith("QuestionAnswering") else architecture
         raise UserError(f"checkpoint {where} lacks tensor '{missing[0]}'" + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
-                        + f" that a BertForQuestionAnswering with its config.json has; point --model at a complete "
-                        "BERT question-answering checkpoint")
+                        + f" that a {architecture} with its config.json has; point --model at a complete "
+                        f"{'BERT ' + what if what == 'question-answering' else what} checkpoint")
     for k, shape in expected.items():
         got = tuple(sd[k].shape) if hasattr(sd[k], "shape") else None
         if got != shape:
@@ -138,14 +154,15 @@ def find_checkpoint(model: str | None, expected_config_hash: str | None = None, 
         raise UserError(f"no local weights for '{src.name}' (only its config ships with the project); "
                         f"point --model at a local copy, e.g. --model /path/to/bert-large-finetuned-squad2")
     d = src.directory
+    arch = (expected or {}).get("architecture") or "BertForQuestionAnswering"
     for name in _SINGLE:
         if (d / name).is_file():
-            return Checkpoint(src, [d / name])
+            return Checkpoint(src, [d / name], arch)
     for name in _INDEX:
         if (d / name).is_file():
             shards = _index_shards(d / name)
             missing = [s for s in shards if not (d / s).is_file()]
             if missing:
                 raise UserError(f"checkpoint {d} lacks shard {missing[0]} named in {name}")
-            return Checkpoint(src, [d / s for s in shards])
+            return Checkpoint(src, [d / s for s in shards], arch)
     raise UserError(f"no weights in {d} (expected model.safetensors or pytorch_model.bin); point --model at a full checkpoint")

@@ -24,14 +24,14 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def fixed_batch(batch: int, seq_len: int, vocab: int, seed: int = 0, type_vocab: int = 2) -> dict[str, torch.Tensor]:
+def fixed_batch(batch: int, seq_len: int, vocab: int, seed: int = 0, type_vocab_size: int = 2) -> dict[str, torch.Tensor]:
     """A deterministic input batch with padding, so anyone can recompute the reference logits. The second quarter
-    on is token type 1 where the model has a second segment (type_vocab_size > 1)."""
+    on is token type 1 where the model has a second segment (type_vocab_size > 1; RoBERTa has one)."""
     g = torch.Generator().manual_seed(seed)
     low = min(1000, vocab // 2)   # skip the special tokens at the bottom of BERT vocabularies
     ids = torch.randint(low, min(vocab, 30000), (batch, seq_len), generator=g)
     types = torch.zeros(batch, seq_len, dtype=torch.long)
-    if type_vocab > 1:
+    if type_vocab_size > 1:
         types[:, seq_len // 4:] = 1
     mask = torch.ones(batch, seq_len, dtype=torch.long)
     for b in range(1, batch):
@@ -49,14 +49,14 @@ def _session(args):
 def _run(args) -> int:
     session = _session(args)
     m = session.build.manifest
-    batch = fixed_batch(session.batch, session.seq_len, m["model"]["vocab_size"], type_vocab=session.type_vocab_size)
+    batch = fixed_batch(session.batch, session.seq_len, m["model"]["vocab_size"], type_vocab_size=session.type_vocab_size)
     t0 = time.perf_counter()
     if args.report:
         from . import report
 
-        (start, end), captured = report.capture_run(session, batch, Path(args.report))
+        result, captured = report.capture_run(session, batch, Path(args.report))
     else:
-        start, end = session.predict(**batch)
+        result = session.predict(**batch)
     elapsed = time.perf_counter() - t0
     peak = session.l1_peak_bytes_per_core()
     print(f"ran {m['model']['name']} on {session.backend.name} ({m['device']}, batch {session.batch}): "
@@ -65,8 +65,9 @@ def _run(args) -> int:
     if args.dump_logits:
         out = Path(args.dump_logits)
         tmp = out.with_name(out.name + ".tmp.npz")
-        np.savez(tmp, start_logits=start.numpy(), end_logits=end.numpy(),
-                 **{k: v.numpy() for k, v in batch.items()})
+        outputs = (dict(start_logits=result[0].numpy(), end_logits=result[1].numpy()) if session.task == "qa" else
+                   {("embeddings" if session.task == "embed" else "logits"): result.numpy()})
+        np.savez(tmp, **outputs, **{k: v.numpy() for k, v in batch.items()})
         tmp.replace(out)
         print(f"logits and inputs -> {out}")
     session.close()
@@ -92,6 +93,29 @@ def _demo(args) -> int:
     answers = run_demo(session.predict, _tokenizer_dir(session, args), args.inputs, session.batch, session.seq_len)
     for i, (question, answer) in enumerate(answers, 1):
         print(f"{i:2}. Q: {question}\n    A: {answer}")
+    session.close()
+    return 0
+
+
+def _embed(args) -> int:
+    from .embed import embed_sentences, load_sentences, similarity_table
+
+    from .build_dir import load_build
+
+    task = load_build(args.build_dir).manifest.get("task") or "qa"
+    if task != "embed":
+        raise UserError(f"{args.build_dir} is a {task} build; build with --task embed for sentence embeddings")
+    sentences = load_sentences(args.inputs)      # bad input is refused before any weights load
+    session = _session(args)
+    vectors = embed_sentences(session.predict, _tokenizer_dir(session, args), sentences, session.batch, session.seq_len,
+                              type_vocab_size=session.build.manifest["model"].get("type_vocab_size") or 2)
+    print(f"{len(sentences)} sentences -> {vectors.shape[1]}-dim embeddings ({session.build.manifest['head']['mode']} "
+          f"pooling{', L2-normalised' if session.build.manifest['head']['normalize'] else ''}) on {session.backend.name}")
+    for i, (s, v) in enumerate(zip(sentences, vectors), 1):
+        head = " ".join(f"{x:+.4f}" for x in v[:args.dims].tolist())
+        print(f"{i:3}. [{head} ...] |v|={v.norm():.4f}  {s[:60]}")
+    print()
+    print(similarity_table(vectors))
     session.close()
     return 0
 
@@ -159,6 +183,11 @@ def parser() -> argparse.ArgumentParser:
     common(d)
     d.add_argument("--inputs", help="JSON list of {question, context} (default: the shipped 12 questions)")
     d.set_defaults(func=_demo)
+    e = sub.add_parser("embed", help="sentence embeddings of an inputs JSON and their cosine-similarity table")
+    common(e)
+    e.add_argument("--inputs", help="JSON list of sentences (default: the shipped 8 sentences)")
+    e.add_argument("--dims", type=int, default=6, help="embedding values printed per sentence (default 6)")
+    e.set_defaults(func=_embed)
     s = sub.add_parser("squad", help="exact match / F1 on a SQuAD v1.1 or v2.0 file, beside HF fp32")
     common(s)
     s.add_argument("--data", required=True, metavar="SQUAD.json", help="SQuAD v1.1 or v2.0 JSON file (e.g. dev-v1.1.json)")
@@ -177,7 +206,7 @@ def main(argv=None) -> int:
     try:
         args = parser().parse_args(argv)
         if not getattr(args, "command", None):
-            raise UserError("missing command; use one of: run, demo, squad (see python -m runtime --help)")
+            raise UserError("missing command; use one of: run, demo, embed, squad (see python -m runtime --help)")
         return args.func(args)
     except (UserError, QAInputError) as e:
         print(f"error: {e}", file=sys.stderr)

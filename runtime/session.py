@@ -43,16 +43,22 @@ class Session:
 
     @property
     def type_vocab_size(self) -> int:
-        return self.build.manifest["model"].get("type_vocab_size", 2)   # builds before issue 15: BERT's 2
+        return self.build.manifest["model"].get("type_vocab_size") or 2   # builds before issue 15: BERT's 2
+
+    @property
+    def task(self) -> str:
+        return self.build.manifest.get("task") or "qa"
 
     def predict(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, attention_mask: torch.Tensor):
-        if self.type_vocab_size == 1:   # a one-segment BERT: the tokenizer's second-segment ids do not exist here
+        """One batch through the program: (start, end) logits for qa, [B, labels] / [B, S, labels] logits for the
+        classifiers, [B, hidden] sentence embeddings for embed."""
+        if self.type_vocab_size == 1:   # a one-segment model: the tokenizer's second-segment ids do not exist here
             token_type_ids = torch.zeros_like(token_type_ids)
         inputs = self.program.prepare_inputs(input_ids, token_type_ids, attention_mask, self.device)
         output = self.program.forward(inputs, self.weights)
-        start, end = self.program.postprocess(output)
+        result = self.program.postprocess(output, attention_mask) if self.task == "embed" else self.program.postprocess(output)
         self.ttnn.deallocate(output)
-        return start, end
+        return result
 
     def l1_peak_bytes_per_core(self) -> int | None:
         peak = getattr(self.device, "l1_peak_bytes_per_core", None)

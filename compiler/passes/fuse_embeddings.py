@@ -4,8 +4,12 @@ Contract: LN(word[ids] + type[tt] + pos[arange]) becomes
     w = embedding(input_ids, word_table) ; t = embedding(token_type_ids, type_table)
     wt = add(w, t) ; p = embedding(position_ids, pos_table)
     h = layer_norm(p, wt, gamma, beta) residual=True
-with `position_ids` a host input (arange over the sequence, as the reference passes it).
+with `position_ids` a host input: an arange over the sequence, as the reference passes it, or, where the traced
+position ids derive from the token ids (RoBERTa: cumsum(ids != pad) * (ids != pad) + pad), that computation
+on the host (`synthesized: padding_offset`).
 """
+import networkx as nx
+
 from ..ir import Graph
 from .match import is_aten, param_source
 
@@ -35,7 +39,10 @@ def run(graph: Graph) -> Graph:
     batch, seq, hidden = graph[ln]["shape"]
     eps = graph.attrs(ln)["argspec"][0][4] if len(graph.attrs(ln)["argspec"][0]) > 4 else 1e-5
     ids, tts = graph.args(lookups["word"])[1], graph.args(lookups["type"])[1]
-    pos_ids = graph.add("position_ids", "input", shape=(batch, seq), dtype="int64", attrs={"synthesized": "arange"})
+    traced_pos = graph.args(lookups["pos"])[1]
+    from_ids = ids in nx.ancestors(graph.g, traced_pos)
+    attrs = {"synthesized": "padding_offset", "padding_idx": graph.meta["pad_token_id"]} if from_ids else {"synthesized": "arange"}
+    pos_ids = graph.add("position_ids", "input", shape=(batch, seq), dtype="int64", attrs=attrs)
     mod = graph[ln]["module"].rsplit(".", 1)[0]  # "bert.embeddings" (QA) or "embeddings" (BertModel)
     shape = (batch, seq, hidden)
     w = graph.add("word_embeddings", "embedding", [ids, graph.args(lookups["word"])[0]], shape=shape, dtype="float32", module=mod + ".word_embeddings")

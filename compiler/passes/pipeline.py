@@ -5,7 +5,7 @@ Order matters where one rule's output is the next one's pattern:
 - the mask is extracted before attention fusion, which recognises `attention_mask` as the add operand;
 - QKV fusion runs before attention fusion, whose matmuls read the split heads;
 - remaining linears are lowered before GELU fusion, which fuses into a TT-NN linear;
-- the QA head is lowered last, once its linear is a TT-NN linear.
+- the QA head is lowered last, once its linear is a TT-NN linear, and so are the other heads (lower_heads).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ..errors import TraceError
 from ..ir import Graph
 from ..ops import HOST_KINDS, LEAF_KINDS, TT_KINDS
 from . import (extract_attention_mask, fuse_attention, fuse_embeddings, fuse_gelu, fuse_qkv,
-               fuse_residual_layernorm, lower_linear, lower_qa_head, remove_inference_noops)
+               fuse_residual_layernorm, lower_heads, lower_linear, lower_qa_head, remove_inference_noops)
 
 PASSES: list[tuple[str, Callable[[Graph], Graph]]] = [
     ("remove_inference_noops", remove_inference_noops.run),
@@ -27,6 +27,7 @@ PASSES: list[tuple[str, Callable[[Graph], Graph]]] = [
     ("fuse_gelu", fuse_gelu.run),
     ("fuse_residual_layernorm", fuse_residual_layernorm.run),
     ("lower_qa_head", lower_qa_head.run),
+    ("lower_heads", lower_heads.run),
 ]
 
 
@@ -48,4 +49,5 @@ def check_lowered(graph: Graph) -> None:
     left = sorted({graph.kind(n) for n in graph.nodes()} - TT_KINDS - HOST_KINDS - LEAF_KINDS)
     if left:
         raise TraceError(f"ops with no TT-NN lowering remain: {', '.join(left)} "
-                         f"(supported models: BertForQuestionAnswering; BertModel traces and interprets but its pooler has no TT-NN lowering)")
+                         "(supported: the qa, embed, sequence-classification and token-classification heads of "
+                         "BERT-family encoders; BertModel with its pooler traces and interprets but has no TT-NN lowering)")

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .errors import NonFiniteLogits, QAInputError, a_type, element_error, read_json_file
-from .features import DEFAULT_DOC_STRIDE, DEFAULT_MAX_SEQ_LEN, QAExample, Window, group_windows, load_tokenizer, make_windows
+from .features import DEFAULT_MAX_SEQ_LEN, QAExample, doc_stride_for, Window, group_windows, load_tokenizer, make_windows
 from .postprocess import Answer, pipeline_answers, squad_answer
 from .squad import load_squad, squad_scores
 
@@ -154,13 +154,14 @@ def answer_examples(
     batch: int,
     seq_len: int = DEFAULT_MAX_SEQ_LEN,
     *,
-    doc_stride: int = DEFAULT_DOC_STRIDE,
+    doc_stride: int | None = None,
     top_k: int = 1,
     max_answer_len: int = 15,
     source: str | Path | None = None,
     labels: Sequence[str] | None = None,
 ) -> list[Answer]:
     """Answer each example with HF-pipeline post-processing (best span across its windows)."""
+    doc_stride = doc_stride_for(seq_len) if doc_stride is None else doc_stride
     windows = make_windows(tokenizer, examples, seq_len, doc_stride, labels=labels, source=source)
     starts, ends = run_windows(predict, windows, batch)
     answers = []
@@ -185,7 +186,7 @@ def run_demo(
     batch: int,
     seq_len: int = DEFAULT_MAX_SEQ_LEN,
     *,
-    doc_stride: int = DEFAULT_DOC_STRIDE,
+    doc_stride: int | None = None,
     max_answer_len: int = 15,
 ) -> list[tuple[str, str]]:
     """Answer the questions of a demo input file; return ``[(question, answer_text)]``.
@@ -248,7 +249,7 @@ def run_squad(
     progress: bool = True,
     *,
     seq_len: int = DEFAULT_MAX_SEQ_LEN,
-    doc_stride: int = DEFAULT_DOC_STRIDE,
+    doc_stride: int | None = None,
     n_best: int = 20,
     max_answer_len: int = 30,
     null_score_diff_threshold: float = 0.0,
@@ -267,6 +268,7 @@ def run_squad(
     tokenizer = load_tokenizer(tokenizer_dir)
     examples = [QAExample(q.question.lstrip(), q.context, q.id) for q in ds.questions]
     labels = [f"question {q.id}" for q in ds.questions]
+    doc_stride = doc_stride_for(seq_len) if doc_stride is None else doc_stride
     windows = make_windows(tokenizer, examples, seq_len, doc_stride, labels=labels, source=ds.path)
     kw = dict(n_best=n_best, max_answer_len=max_answer_len, version_2=ds.version_2,
               null_score_diff_threshold=null_score_diff_threshold)

@@ -23,6 +23,12 @@ from .errors import QAInputError
 DEFAULT_MAX_SEQ_LEN = 384
 DEFAULT_DOC_STRIDE = 128
 
+
+def doc_stride_for(seq_len: int) -> int:
+    """The window overlap for a build's length: HF's 128 at 384 tokens and above, a third of the window below
+    (a 128-token window keeps 42 shared tokens and room for the question)."""
+    return min(DEFAULT_DOC_STRIDE, seq_len // 3)
+
 #: examples tokenised per call to the fast tokenizer
 _TOKENIZE_CHUNK = 256
 

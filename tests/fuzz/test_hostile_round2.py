@@ -378,7 +378,7 @@ def test_one_token_type_bert_runs(small, tmp_path, case_counter):
     d = _copy_model(small, tmp_path / "one-type", config=dict(cfg, type_vocab_size=1), tensors=sd)
     build = _build(d, tmp_path / "build")
     assert json.loads((build / "manifest.json").read_text())["model"]["type_vocab_size"] == 1
-    assert fixed_batch(2, 64, 30522, type_vocab=1)["token_type_ids"].eq(0).all()
+    assert fixed_batch(2, 64, 30522, type_vocab_size=1)["token_type_ids"].eq(0).all()
     assert fixed_batch(2, 64, 30522)["token_type_ids"].eq(1).any()
     rc, out, err = _cli("runtime", ["run", str(build), "--device", "emulator"])
     assert rc == 0 and out.startswith("ran "), err

@@ -1054,9 +1054,13 @@ def matmul_epilogue_bf16(acc: torch.Tensor, bias, kind) -> torch.Tensor:
             return gelu_approx(x, store_bf16=True)
         if kind == "gelu":
             return gelu_accurate_bf16(x)
+        if kind == "tanh":
+            return bf16_sfpstore(torch.tanh(x))
         return x
     if kind == "gelu":   # the exp-region tail needs torch's GELU (see gelu_accurate_bf16): two passes
         return gelu_accurate_bf16(matmul_epilogue_bf16(acc, bias, None))
+    if kind == "tanh":   # the pooler's tanh (modelled as the exact function): on the unfused result
+        return bf16_sfpstore(torch.tanh(matmul_epilogue_bf16(acc, bias, None)))
     out = torch.empty(acc.shape, dtype=torch.float32)
     hb = acc.view(torch.int16).numpy().reshape(-1)
     ob = out.numpy().reshape(-1).view(_np.int32)

@@ -920,9 +920,9 @@ def _compute_settings(op: str, cfg, device: Device, defaults: dict) -> cc.Comput
 
 
 # activation strings of ttnn 0.81.1 (ttnn._ttnn.activation.string_to_unary_with_param, checked on the wheel):
-# "gelu" -> (GELU, 0.0) accurate, "gelu_approx" -> (GELU, 1.0) fast, "relu" -> RELU.
+# "gelu" -> (GELU, 0.0) accurate, "gelu_approx" -> (GELU, 1.0) fast, "relu" -> RELU, "tanh" -> (TANH, 0) (accurate).
 _ACTIVATION_STRINGS = {"gelu": (UnaryOpType.GELU, 0.0), "gelu_approx": (UnaryOpType.GELU, 1.0),
-                       "relu": (UnaryOpType.RELU,)}
+                       "relu": (UnaryOpType.RELU,), "tanh": (UnaryOpType.TANH, 0.0)}
 
 
 def _activation_fn(act, op: str):
@@ -946,7 +946,10 @@ def _activation_fn(act, op: str):
         return "gelu_fast" if (act.params and act.params[0] != 0.0) else "gelu"
     if act.op_type == UnaryOpType.RELU:
         return "relu"
-    raise UnsupportedError(f"fused activation {act!r} (its SFPU kernel is not modelled; emulated: GELU, RELU)",
+    if act.op_type == UnaryOpType.TANH and not (act.params and act.params[0] != 0.0):
+        return "tanh"
+    raise UnsupportedError(f"fused activation {act!r} (its SFPU kernel is not modelled; emulated: GELU, RELU, "
+                           f"accurate TANH)",
                            op=op, rule="unsupported_argument")
 
 
@@ -962,6 +965,9 @@ def _apply_activation(x: torch.Tensor, kind: Optional[str], fp32_dest: bool) -> 
     if kind == "relu":
         return torch.relu(x)
     fp32 = fp32_dest or formats.fp32_numerics()
+    if kind == "tanh":   # the pooler's tanh: modelled as the exact function, stored as Dst stores it
+        y = torch.tanh(x)
+        return y if fp32 else cc.bf16_sfpstore(y)
     if kind == "gelu_fast":
         y = cc.gelu_approx(x)
         return y if fp32 else cc.bf16_sfpstore(y)
