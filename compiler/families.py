@@ -101,7 +101,8 @@ def check_supported(name: str, family: str, cfg) -> None:
     if (h // nh) % TILE:
         refuse(f"head size {h // nh} (hidden {h} / {nh} heads) is not a multiple of {TILE}; attention runs on whole tiles")
     if ff % TILE:
-        refuse(f"intermediate_size {ff} is not a multiple of {TILE}")
+        refuse(f"intermediate_size {ff} is not a multiple of {TILE} (FF1 / FF2 are whole {TILE}-wide tiles); config.json "
+               f"'intermediate_size' must be a multiple of {TILE} for this compiler")
     if getattr(cfg, "position_embedding_type", "absolute") != "absolute":
         refuse(f"position_embedding_type '{cfg.position_embedding_type}': only absolute position embeddings are lowered")
     if getattr(cfg, "embedding_size", h) != h:

@@ -301,7 +301,7 @@ BASE_CONFIG = json.loads((MINILM / "config.json").read_text())
     (json.dumps(BASE_CONFIG)[:-1] + ', "hidden_dropout_prob": ' + "9" * 5000 + "}", "an integer has more than 4300 digits"),
     (json.dumps(BASE_CONFIG)[:-1] + ', "vocab_size": -' + "1" * 5000 + "}", "an integer has more than 4300 digits"),
     (json.dumps(dict(BASE_CONFIG, intermediate_size=1)), "config.json 'intermediate_size' must be a multiple of 32"),
-    (json.dumps(dict(BASE_CONFIG, intermediate_size=33)), "the ff1 linear is 384 x 33, not whole 32-wide tiles"),
+    (json.dumps(dict(BASE_CONFIG, intermediate_size=33)), "intermediate_size 33 is not a multiple of 32"),
     (json.dumps(dict(BASE_CONFIG, vocab_size=[1] * 100_000)), "config.json is not a usable BertConfig"),
 ], ids=["deep-list", "deep-object", "5000-digit-float-key", "5000-digit-vocab", "intermediate-1", "intermediate-33",
         "100k-list-vocab"])
