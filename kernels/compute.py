@@ -20,10 +20,11 @@ from .common import MAX_SUBBLOCK_TILES, require
 # and a non-fp32 output, softmax, layernorm). A schedule states only what it changes.
 COMPUTE_DEFAULTS = {
     "matmul": {"math_fidelity": "LoFi", "math_approx_mode": False, "fp32_dest_acc_en": False, "packer_l1_acc": True},
-    "attention_matmul": {"math_fidelity": "LoFi", "math_approx_mode": False, "fp32_dest_acc_en": False, "packer_l1_acc": True},
     "softmax": {"math_fidelity": "HiFi4", "math_approx_mode": True, "fp32_dest_acc_en": False, "packer_l1_acc": False},
     "layernorm": {"math_fidelity": "HiFi4", "math_approx_mode": False, "fp32_dest_acc_en": True, "packer_l1_acc": False},
 }
+
+COMPUTE_DEFAULTS["attention_matmul"] = COMPUTE_DEFAULTS["matmul"]   # the batched attention matmuls: the same op
 
 # With fp32 accumulation the destination register file holds half as many tiles (tt-bert-reference.md §3:
 # out_subblock_h * out_subblock_w <= 4 with fp32 accumulation).
