@@ -133,23 +133,10 @@ def set_device_spec(
                 f"(presets: {sorted(DEVICE_PRESETS)})"
             )
         base = DeviceSpec(name=name, arch=arch, grid=tuple(grid), l1_bytes=int(l1_bytes))
-    fields = {}
-    if arch is not None:
-        fields["arch"] = arch
-    if grid is not None:
-        fields["grid"] = tuple(grid)
-    if l1_bytes is not None:
-        fields["l1_bytes"] = int(l1_bytes)
-    if dram_banks is not None:
-        fields["dram_banks"] = int(dram_banks)
-    if dram_bytes_per_bank is not None:
-        fields["dram_bytes_per_bank"] = int(dram_bytes_per_bank)
-    if dispatch_core_type is not None:
-        fields["dispatch_core_type"] = str(dispatch_core_type)
-    if l1_unreserved_base is not None:
-        fields["l1_unreserved_base"] = int(l1_unreserved_base)
-    if l1_small_size is not None:
-        fields["l1_small_size"] = int(l1_small_size)
+    given = {"arch": (arch, lambda a: a), "grid": (grid, tuple), "l1_bytes": (l1_bytes, int), "dram_banks": (dram_banks, int),
+             "dram_bytes_per_bank": (dram_bytes_per_bank, int), "dispatch_core_type": (dispatch_core_type, str),
+             "l1_unreserved_base": (l1_unreserved_base, int), "l1_small_size": (l1_small_size, int)}
+    fields = {k: convert(v) for k, (v, convert) in given.items() if v is not None}
     spec = dataclasses.replace(base, name=name, **fields)
     _current_spec = spec
     return spec

@@ -443,9 +443,8 @@ def gelu_approx(x: torch.Tensor, store_bf16: bool = False) -> torch.Tensor:
     """``calculate_gelu_appx``: ``0.5*x + (a_i*|x| + b_i)`` with the 6-segment FP16 LUT above (``sfpi::lut`` with
     ``LutSign::Update``: the LUT result keeps its own sign), in float32 (SFPMAD rounding as ``sfpu_mad``).
     ``store_bf16``: then SFPSTORE into a 16-bit Dst (``bf16_sfpstore``).  Exact up to ``sfpu_mad``'s caveat."""
-    if _nb is not None and x.numel() >= _NB_MIN:
-        out = torch.empty_like(x, dtype=torch.float32).contiguous()
-        _run(_nb_gelu_approx, x, out, 1 if store_bf16 else 0)
+    out = _compiled(_nb_gelu_approx if _nb is not None else None, x, 1 if store_bf16 else 0)
+    if out is not None:
         return out
     y = gelu_approx_torch(x)
     return bf16_sfpstore(y) if store_bf16 else y
@@ -468,12 +467,11 @@ _GELU_CDF = tuple(float(_np.float32(v)) for v in (
 
 def gelu_accurate_bf16(x: torch.Tensor) -> torch.Tensor:
     """See ``gelu_accurate_bf16_torch`` (this runs the same arithmetic compiled when numba is present)."""
-    if _nb is not None and x.numel() >= _NB_MIN:
-        out = torch.empty_like(x, dtype=torch.float32).contiguous()
-        _run(_nb_gelu_accurate_bf16, x, out)
-        _gelu_tail_fix(x, out)
-        return out
-    return gelu_accurate_bf16_torch(x)
+    out = _compiled(_nb_gelu_accurate_bf16 if _nb is not None else None, x)
+    if out is None:
+        return gelu_accurate_bf16_torch(x)
+    _gelu_tail_fix(x, out)
+    return out
 
 
 def _gelu_tail(x: torch.Tensor) -> torch.Tensor:
@@ -534,9 +532,8 @@ def exp_approx(x: torch.Tensor, store_bf16: bool = False) -> torch.Tensor:
     tt-isa-documentation SFPSTOCHRND_FloatInt.md); result bits = i << 15, a denormal result (x below about -87.3)
     flushed to zero (MVMUL.md / ELWMUL.md: "Denormals will be flushed to zero"; SFPSTORE flushes them into a 16-bit
     Dst).  ``store_bf16``: then SFPSTORE into a 16-bit Dst.  Exact up to ``sfpu_mad``'s caveat."""
-    if _nb is not None and x.numel() >= _NB_MIN:
-        out = torch.empty_like(x, dtype=torch.float32).contiguous()
-        _run(_nb_exp_approx, x, out, 1 if store_bf16 else 0)
+    out = _compiled(_nb_exp_approx if _nb is not None else None, x, 1 if store_bf16 else 0)
+    if out is not None:
         return out
     y = exp_approx_torch(x)
     return bf16_sfpstore(y) if store_bf16 else y
@@ -1075,6 +1072,16 @@ def matmul_epilogue_bf16(acc: torch.Tensor, bias, kind) -> torch.Tensor:
     _nb_epilogue(hb[cuts[0]:cuts[1]], ob[cuts[0]:cuts[1]], bias_np, has_bias, _KIND[kind], n)
     for f in futs:
         f.result()
+    return out
+
+
+def _compiled(kernel, x: torch.Tensor, *args) -> torch.Tensor | None:
+    """``kernel`` run over ``x`` into a new float32 tensor, or None where numba is absent or ``x`` too small to pay
+    for the call (the caller then runs its torch version)."""
+    if kernel is None or x.numel() < _NB_MIN:
+        return None
+    out = torch.empty_like(x, dtype=torch.float32).contiguous()
+    _run(kernel, x, out, *args)
     return out
 
 
