@@ -4,7 +4,9 @@ Reads the build's manifest.json, prices every op again with compiler/cost_model.
 file, and prints the time by role, then the ops ranked by predicted time with their bottleneck (compute,
 DRAM or NoC) and their L1 use per core. `--why` adds which cost-model constant moves each prediction most
 (compiler/sensitivity.py); `--csv PATH` writes the predictions as tt-metal's ops_perf_results CSV
-(compiler/perf_csv.py), which tt-perf-report reads.
+(compiler/perf_csv.py), which tt-perf-report reads. The end-to-end section (compiler/e2e_model.py) adds host
+enqueue, op-to-op gaps, PCIe transfers and the two-queue overlap: eager and trace + 2 CQ, on one chip, on the
+build's mesh (manifest "runner"; absent = eager, 1 CQ, 1 chip) and, for a Wormhole build, N300 and T3000 meshes.
 """
 from __future__ import annotations
 
@@ -91,12 +93,35 @@ def headline(manifest: dict, pred: Prediction) -> list[str]:
     return lines
 
 
+def end_to_end(manifest: dict, pred: Prediction) -> list[str]:
+    """Predicted sentences/s device-only and end to end, per runner (compiler/e2e_model.py)."""
+    from .e2e_model import predict_e2e, runner_of, what_ifs
+
+    own = runner_of(manifest)
+    b = own.batch_per_chip
+    lines = ["", f"end to end (compiler/e2e_model.py; build runner: {own.label}, batch {b} per chip):",
+             f"  {'runner':40} {'sentences/s':>11} {'iteration ms':>12} {'writes':>7} {'host':>7} {'device':>7} "
+             f"{'reads':>6}  bound",
+             f"  {'device kernels only (per chip)':40} {b / (pred.device_kernel_us * 1e-6):>11.1f} "
+             f"{pred.device_kernel_us / 1e3:>12.2f}"]
+    for r in what_ifs(manifest, wormhole=str(manifest.get("arch", "")).startswith("wormhole")):
+        e = predict_e2e(manifest, pred, r)
+        mark = " *" if r == own else ""
+        lines.append(f"  {r.label + mark:40} {e.samples_per_s:>11.1f} {e.iteration_us / 1e3:>12.2f} "
+                     f"{e.writes_us / 1e3:>7.2f} {e.host_us / 1e3:>7.2f} {e.device_us / 1e3:>7.2f} {e.reads_us / 1e3:>6.2f}"
+                     f"  {e.bound}")
+    lines.append("  (ms per iteration; * the build's own runner; writes/reads: all chips' PCIe transfers; host: enqueue "
+                 "time; device: one chip's ops with gaps. Not modelled: host tensor conversion, remote-chip dispatch)")
+    return lines
+
+
 def render(manifest: dict, pred: Prediction, top: int = 25, per_op: bool = False) -> str:
     out = headline(manifest, pred)
     counts: dict[str, int] = {}
     for op in pred.ops:
         counts[op.bottleneck] = counts.get(op.bottleneck, 0) + 1
     out.append("  bottlenecks: " + ", ".join(f"{k} {v} ops" for k, v in sorted(counts.items(), key=lambda x: -x[1])))
+    out += end_to_end(manifest, pred)
     total = pred.device_kernel_us
     out += ["", "by role:", f"  {'role':22} {'ops':>4} {'total ms':>9} {'share':>6} {'each us':>8}  bottleneck"]
     for role, n, t in pred.by_role():

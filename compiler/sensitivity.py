@@ -3,11 +3,14 @@
 An elasticity of 0.6 means a 10 % larger constant makes the prediction 6 % slower. Computed by central
 differences (each constant +-1 %) on the build's own ops, for the whole build and for every op, so
 `explain --why` can say which fitted constant (compiler/cost_fit.py) or prior each prediction rests on.
+The end-to-end iteration time (compiler/e2e_model.py) gets the same treatment for the host constants (PCIe,
+host enqueue, host speed) and the device file's op-to-op gap, per runner.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from . import e2e_model
 from .cost_model import CONSTANTS, FITTED, Constants, predict
 
 _STEP = 0.01
@@ -37,8 +40,26 @@ def sensitivity(manifest: dict, device, constants: Constants = CONSTANTS) -> Sen
     return Sensitivity(total, per_op)
 
 
+OP_GAP = "op_dispatch_us"
+
+
+def e2e_sensitivity(manifest: dict, pred, runner: e2e_model.Runner,
+                    host: e2e_model.HostTable = e2e_model.HOST) -> dict[str, float]:
+    """Elasticity of one runner's predicted iteration time to each host constant and to the op-to-op gap."""
+    t0 = e2e_model.predict_e2e(manifest, pred, runner, host).iteration_us
+    out = {}
+    for name in e2e_model.host_constants_dict(host.constants):
+        t = [e2e_model.predict_e2e(manifest, pred, runner, host, e2e_model.perturbed(host.constants, name, f)).iteration_us
+             for f in (1 + _STEP, 1 - _STEP)]
+        out[name] = (t[0] - t[1]) / (2 * _STEP * t0)
+    t = [e2e_model.predict_e2e(manifest, pred, runner, host, op_gap_us=pred.op_dispatch_us * f).iteration_us
+         for f in (1 + _STEP, 1 - _STEP)]
+    out[OP_GAP] = (t[0] - t[1]) / (2 * _STEP * t0)
+    return out
+
+
 def _fmt(items) -> str:
-    return ", ".join(f"{k}{'*' if k in FITTED else ''} {v:+.2f}" for k, v in items)
+    return ", ".join(f"{k}{'*' if k in FITTED or k in e2e_model.FITTED_HOST else ''} {v:+.2f}" for k, v in items)
 
 
 def render(manifest: dict, pred, sens: Sensitivity) -> str:
@@ -57,4 +78,10 @@ def render(manifest: dict, pred, sens: Sensitivity) -> str:
         top = sens.top(e, 1)[0]
         fit = sens.top(e, 1, fitted_only=True)[0]
         out.append(f"  {role:22} {n:>4} {cost.us:>8.1f}  {_fmt([top]):48} {_fmt([fit])}")
+    out += ["", "why, end to end: elasticity of the iteration time to the host constants and the op-to-op gap "
+            "(* = fitted on compiler/cost_data/host_io.yaml; device-kernel constants act as above, through the kernels)"]
+    wormhole = str(manifest.get("arch", "")).startswith("wormhole")
+    for runner in e2e_model.what_ifs(manifest, wormhole):
+        e = e2e_sensitivity(manifest, pred, runner)
+        out.append(f"  {runner.label:40} {_fmt(sorted(e.items(), key=lambda kv: -abs(kv[1]))[:4])}")
     return "\n".join(out)

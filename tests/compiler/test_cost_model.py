@@ -349,3 +349,105 @@ def test_build_prints_prediction_and_search(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "program.py"]
     m = load_manifest(out)
     assert m["predicted_samples_per_s"] > 0 and all(op["predicted_us"] > 0 for op in m["ops"])
+
+
+# ---- end to end (compiler/e2e_model.py) ----------------------------------------------------------------
+from compiler import e2e_model  # noqa: E402
+
+# Rows of tenstorrent/tt-metal PR #25791's table that the fit does NOT use (page size 4096, the fit reads 2048):
+# (direction, transfer bytes, MiB/s). The fitted latency + bandwidth line must predict them.
+HELD_OUT_PCIE = [("h2d", 32768, 257.591), ("h2d", 536870912, 14313.984), ("d2h", 32768, 495.433)]
+
+
+def test_pcie_fit_predicts_rows_it_was_not_fitted_on():
+    c = e2e_model.HOST.constants
+    for direction, size, mib_s in HELD_OUT_PCIE:
+        gb_s, lat = (c.h2d_gb_s, c.h2d_latency_us) if direction == "h2d" else (c.d2h_gb_s, c.d2h_latency_us)
+        predicted_us = lat + size / (gb_s * 1e3)
+        measured_us = size / (mib_s * 2 ** 20) * 1e6
+        assert predicted_us == pytest.approx(measured_us, rel=0.02), (direction, size)
+    # writes are faster than reads for large transfers, reads have the smaller fixed cost (as the table says)
+    assert c.h2d_gb_s > c.d2h_gb_s and c.d2h_latency_us < c.h2d_latency_us
+
+
+def test_host_enqueue_is_the_cited_table():
+    # every op an emitted program calls that tt-metal's host-overhead profile measured is priced at its row
+    table = yaml.safe_load((ROOT / "compiler/cost_data/host_io.yaml").read_text())["host_enqueue_ms"]
+    assert e2e_model.HOST.enqueue_us["ttnn.linear"] == pytest.approx(1e3 * table["ttnn.linear"])
+    rows = sorted(1e3 * v for v in table.values())
+    assert rows[0] < e2e_model.HOST.constants.host_enqueue_us < rows[-1]   # the default lies inside the table
+
+
+def test_io_bytes_are_the_program_inputs_and_output(seed_manifests):
+    m = seed_manifests[("wormhole_n300_eth", 8)]
+    ins, outs = e2e_model.io_bytes(m)
+    # input_ids, token_type_ids, position_ids: 8 x 384 uint32; the mask 8 x 1 x 12 x 32 bfloat16 (row major)
+    assert sorted(ins) == sorted([8 * 384 * 4] * 3 + [8 * 12 * 32 * 2])
+    # the QA head's 8 x 384 x 32 bfloat16 output read back as tiles: 8 * 12 tiles of 2048 B
+    assert outs == [8 * 12 * 2048]
+
+
+def test_runner_absent_is_eager_one_chip_and_the_build_key_is_read(seed_manifests):
+    m = dict(seed_manifests[("wormhole_n300_eth", 8)])
+    assert e2e_model.runner_of(m) == e2e_model.Runner(batch_per_chip=8)
+    m["runner"] = {"trace": True, "command_queues": 2, "mesh_shape": [1, 2], "chips": 2, "batch_per_chip": 8,
+                   "trace_region_size": 1 << 20}
+    r = e2e_model.runner_of(m)
+    assert (r.trace, r.command_queues, r.mesh_shape, r.chips, r.batch_per_chip) == (True, 2, (1, 2), 2, 8)
+
+
+def test_trace_queues_and_mesh_follow_the_runner_rules(seed_manifests):
+    m = seed_manifests[("wormhole_n300_eth", 8)]
+    device = find_device("wormhole_n300_eth")
+    pred = cost_model.predict(m, device)
+    eager = e2e_model.predict_e2e(m, pred, e2e_model.Runner(batch_per_chip=8))
+    trace1 = e2e_model.predict_e2e(m, pred, e2e_model.Runner(trace=True, batch_per_chip=8))
+    trace2 = e2e_model.predict_e2e(m, pred, e2e_model.Runner(trace=True, command_queues=2, batch_per_chip=8))
+    # trace replays kernels back to back at the device file's op-to-op gap (the cost model's dispatch total)
+    assert trace1.device_us == pytest.approx(pred.device_kernel_us + pred.dispatch_total_us)
+    # eager: the device waits for the host, so never faster than the replay; with a host that costs nothing it is it
+    assert eager.device_us >= trace1.device_us
+    free = dataclasses.replace(e2e_model.HOST.constants, host_speed=1e-9)
+    assert e2e_model.predict_e2e(m, pred, e2e_model.Runner(batch_per_chip=8), constants=free).device_us == \
+        pytest.approx(trace1.device_us)
+    # one queue: writes, ops and reads in series; two: writes overlap the previous iteration
+    assert trace1.iteration_us == pytest.approx(trace1.writes_us + trace1.host_us + trace1.device_us + trace1.reads_us)
+    assert trace2.iteration_us == pytest.approx(max(trace2.device_us + trace2.reads_us, trace2.writes_us + trace2.host_us))
+    assert eager.samples_per_s < trace1.samples_per_s < trace2.samples_per_s <= pred.samples_per_s
+    # data parallel: more chips, more sentences/s, never more than linear (the host serialises the transfers)
+    t3k = e2e_model.predict_e2e(m, pred, e2e_model.Runner(trace=True, command_queues=2, mesh_shape=(1, 8),
+                                                           batch_per_chip=8))
+    assert trace2.samples_per_s < t3k.samples_per_s <= 8 * trace2.samples_per_s
+    assert t3k.writes_us == pytest.approx(8 * trace2.writes_us)
+
+
+def test_explain_shows_device_only_eager_trace_and_meshes(build_dir, seed_manifests, tmp_path, capsys):
+    assert main(["explain", str(build_dir), "--top", "1"]) == 0
+    out = capsys.readouterr().out.split("end to end (")[1].split("by role:")[0]
+    for row in ("device kernels only", "eager + 1 CQ, mesh 1x1", "trace + 2 CQ, mesh 1x1", "trace + 2 CQ, mesh 1x2",
+                "trace + 2 CQ, mesh 1x8"):
+        assert row in out, row
+    assert "eager + 1 CQ, mesh 1x1 (1 chip) *" in out          # absent runner: the build runs eagerly on one chip
+    # a Grayskull build gets no Wormhole meshes; a build with a runner key marks that runner
+    gs = tmp_path / "gs"
+    gs.mkdir()
+    m = dict(seed_manifests[("grayskull_e150", 12)], runner={"trace": True, "command_queues": 2, "mesh_shape": [1, 1],
+                                                             "chips": 1, "batch_per_chip": 12})
+    (gs / "manifest.json").write_text(json.dumps(m))
+    assert main(["explain", str(gs), "--top", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "mesh 1x8" not in out and "trace + 2 CQ, mesh 1x1 (1 chip) *" in out
+
+
+def test_explain_why_includes_the_end_to_end_constants(build_dir, seed_manifests, capsys):
+    assert main(["explain", str(build_dir), "--top", "1", "--why"]) == 0
+    out = capsys.readouterr().out.split("why, end to end:")[1]
+    assert "op_dispatch_us" in out and "h2d_latency_us*" in out
+    # the trace + 2 CQ iteration on one chip is device bound: the op gap moves it, the host enqueue does not
+    m = seed_manifests[("wormhole_n300", 7)]
+    pred = cost_model.predict(m, find_device("wormhole_n300"))
+    from compiler.sensitivity import e2e_sensitivity
+    e = e2e_sensitivity(m, pred, e2e_model.Runner(trace=True, command_queues=2, batch_per_chip=7))
+    assert e["op_dispatch_us"] > 0.02 and abs(e["host_enqueue_us"]) < 1e-3
+    eager = e2e_sensitivity(m, pred, e2e_model.Runner(batch_per_chip=7))
+    assert eager["host_speed"] > 0
