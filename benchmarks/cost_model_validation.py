@@ -78,6 +78,8 @@ _SBERT_RUNNER = ("theirs: trace + 2 CQ with synchronize_device after every run a
                  "back for host pooling")
 _BGE_RUNNER = ("theirs: trace + 2 CQ, output left on the device in the timed loop (performant_runner.py, "
                "test_bge_e2e_performant.py); ours reads the last hidden state back for host pooling")
+_ERA = ("a 2024 figure: tt-metal issue #7208 (April 2024) says SFPU exp was 75% of softmax's time then, while the "
+        "fitted exp is today's tt-llk kernel (PR #1190 baseline, 106.7 cycles/tile), so softmax is priced for a faster stack")
 _HOST_LACKS = ("host time to build the ttnn input tensors each run (their run() calls ttnn.from_torch on 4-5 tensors) "
                "and any host post-processing; the tables give no figure for them")
 
@@ -94,7 +96,7 @@ def _sbert_mesh(name: str, shape: tuple[int, int], published: float, lacks: str)
 FIGURES = [
     dict(name="BERT-large GS E150 b12", model=BERT_LARGE, device="grayskull_e150", batch=12, seq=384, task="qa",
          published=400.0, kind="device", source="tt-bert-reference.md §4",
-         lacks="no Grayskull row in the micro-benchmark table: every fitted cycle constant is Wormhole's, so GS's unpacker, matmul-call and launch costs are WH cycles at 1.2 GHz; softmax, GELU and layernorm SFPU/FPU costs are priors",
+         lacks="no Grayskull row in the micro-benchmark table: every fitted cycle constant is Wormhole's, so GS's unpacker, matmul-call, launch and SFPU exp costs are WH cycles at 1.2 GHz; GELU, reciprocal and layernorm costs are priors; " + _ERA,
          differs=f"none in configs: same grid (12x8, COL_MAJOR) and per-op configs as {_REF}; we emit for the v0.55 API"),
     dict(name="BERT-large GS E150 b12 e2e", model=BERT_LARGE, device="grayskull_e150", batch=12, seq=384, task="qa",
          published=370.0, kind="e2e", runner=EAGER, source="tt-bert-reference.md §4 (end to end, no trace)",
@@ -102,7 +104,7 @@ FIGURES = [
          differs="none in configs; both eager, one command queue (the demo era had no trace)"),
     dict(name="BERT-large WH N300 b8 eth", model=BERT_LARGE, device="wormhole_n300_eth", batch=8, seq=384, task="qa",
          published=340.0, kind="device", source="tt-bert-reference.md §4",
-         lacks="matmuls rest on fitted constants; softmax (about a quarter of the time), GELU, layernorm and data movement rest on priors, softmax's SFPU exp the largest; the table has no softmax, layernorm or SFPU measurement to fit them",
+         lacks="matmuls and softmax's SFPU exp rest on fitted constants; softmax's other passes, GELU, layernorm and data movement on priors (the table has no whole-softmax or layernorm measurement); " + _ERA,
          differs=f"none in configs: same grid (8x8, ethernet dispatch) and per-op configs as {_REF}"),
     dict(name="BERT-large WH N300 b8 eth e2e", model=BERT_LARGE, device="wormhole_n300_eth", batch=8, seq=384,
          task="qa", published=270.0, kind="e2e", runner=EAGER, source="tt-bert-reference.md §4 (end to end, no trace)",

@@ -4,9 +4,9 @@
     python -m compiler.cost_fit --write    # also write compiler/cost_data/constants.yaml (what CONSTANTS loads)
 
 The table (compiler/cost_data/microbench.yaml) holds GEMM device utilizations per size, dtype and fidelity on
-an 8x8 N150 and DRAM bandwidths, each cited. Every GEMM row is priced by the cost model itself, as the op
-the benchmark ran (its program config derived as the benchmark derives it), so the fitted values are the ones
-the model needs to reproduce those measurements. Least squares on log(predicted / measured) with
+an 8x8 N150, DRAM bandwidths and SFPU cycles per tile, each cited. Every GEMM row is priced by the cost model
+itself, as the op the benchmark ran (its program config derived as the benchmark derives it), so the fitted values
+are the ones the model needs to reproduce those measurements; an SFPU row measures its constant directly. Least squares on log(predicted / measured) with
 scipy.optimize.least_squares from the priors: no randomness, the same table gives the same constants.
 No end-to-end BERT figure is read here.
 """
@@ -36,9 +36,9 @@ _SUBBLOCK_W = (8, 7, 6, 5, 4, 3, 2, 1)
 @dataclass(frozen=True)
 class Row:
     """One measurement: what the cost model prices, and the measured value in the same unit."""
-    group: str                     # e.g. "gemm bfloat8_b LoFi", "dram"
+    group: str                     # e.g. "gemm bfloat8_b LoFi", "dram", "sfpu"
     label: str
-    measured: float                # ns of device kernel (GEMM) or GB/s (DRAM)
+    measured: float                # ns of device kernel (GEMM), GB/s (DRAM) or cycles per tile (SFPU)
     manifest: dict | None = None   # the op as a one-op manifest (GEMM rows)
 
 
@@ -55,6 +55,8 @@ def load_table(path: Path = TABLE) -> tuple[dict, list[Row]]:
             rows.append(Row(f"gemm {dtype} {fid}", f"{m}x{k}x{n}", ns, _gemm_manifest(m, k, n, div, dtype, fid)))
     for name, (lo, hi) in data["dram"]["measured_gb_s"].items():
         rows.append(Row("dram", name, (lo + hi) / 2))
+    for constant, cycles, _source in data.get("sfpu") or []:
+        rows.append(Row("sfpu", constant, float(cycles)))
     return data, rows
 
 
@@ -75,6 +77,8 @@ def _gemm_manifest(m: int, k: int, n: int, div: int, dtype: str, fidelity: str) 
 
 
 def predict_row(row: Row, constants: Constants, device) -> float:
+    if row.group == "sfpu":         # one SFPU function alone: the constant is its cycles per tile
+        return getattr(constants, row.label)
     if row.manifest is None:        # DRAM: what the model assumes a whole-chip read reaches
         return device.dram_bandwidth_gb_s * constants.dram_efficiency
     return cost_model.predict(row.manifest, device, constants).device_kernel_us * 1e3
@@ -146,7 +150,7 @@ _STARTS = {"dram_reader_bytes_per_cycle": (0.25, 0.5, 1.0), "dram_reader_tile_cy
 _BOUNDS = {"unpack_bytes_per_cycle": (8.0, 256.0), "matmul_call_cycles": (1.0, 1000.0),
            "kernel_launch_cycles": (100.0, 20000.0),
            "dram_reader_bytes_per_cycle": (1.0, 64.0), "dram_reader_tile_cycles": (0.1, 500.0),
-           "dram_efficiency": (0.3, 1.0)}
+           "dram_efficiency": (0.3, 1.0), "sfpu_exp_tile_cycles": (16.0, 2000.0)}
 
 
 def constants_yaml(result: Fit, table: Path = TABLE) -> str:
@@ -163,8 +167,8 @@ def constants_yaml(result: Fit, table: Path = TABLE) -> str:
 def render(result: Fit) -> str:
     out = [f"{'group':24} {'row':30} {'measured':>11} {'predicted':>11} {'error':>7}"]
     for r, p in zip(result.rows, result.predicted):
-        unit = "GB/s" if r.manifest is None else "us"
-        scale = 1 if r.manifest is None else 1e-3
+        unit = {"dram": "GB/s", "sfpu": "cy"}.get(r.group, "us")
+        scale = 1e-3 if r.manifest is not None else 1
         out.append(f"{r.group:24} {r.label:30} {r.measured * scale:>9.1f}{unit:>2} {p * scale:>9.1f}{unit:>2} "
                    f"{100 * (p / r.measured - 1):>+6.1f}%")
     s = result.summary()
