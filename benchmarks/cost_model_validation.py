@@ -117,7 +117,7 @@ FIGURES = [
                  "program on 8x7 with the same per-core work"),
     dict(name="Sentence-BERT N150 b8", model=BERT_BASE, device="wormhole_n150", batch=8, seq=384, task="embed",
          published=456.0, kind="device", source="tt-bert-reference.md §7b", theirs=SBERT_THEIRS,
-         lacks="their embeddings path (3 lookups, 2 adds, to_memory_config) and any op they run that we do not, priced only where listed under theirs; softmax/GELU/layernorm on priors",
+         lacks="their embeddings path (3 lookups, 2 adds, to_memory_config) and any op they run that we do not, priced only where listed under theirs; their attention-context matmul has no program config (ttnn_sentencebert_self_attention.py: ttnn picks one at run time, which we do not derive), nor a compute config on QKV; GELU/layernorm and softmax's non-exp passes on priors",
          differs=f"same grid (6x8) and QKV/self-out/attention configs as {_SBERT}; both the bare encoder (embed task)"),
     dict(name="Sentence-BERT N150 b8 e2e", model=BERT_BASE, device="wormhole_n150", batch=8, seq=384, task="embed",
          published=433.0, kind="e2e", runner=TRACE_2CQ, their_runner=SBERT_LOOP, source="tt-bert-reference.md §7b",

@@ -120,6 +120,8 @@ def test_validation_benchmark_prints_every_held_out_figure(monkeypatch, capsys):
         line = next(l for l in out.splitlines() if l.startswith(f["name"]))
         assert f"{f['published']:.0f}" in line and "%" in line
     assert out.count("differs:") == len(small) and "largest held-out error" in out
+    # the end-to-end figure is priced under the runner it was measured with, its parts printed
+    assert "ours as run: trace + 2 CQ, mesh 1x1 (1 chip); per iteration" in out and "fitted host constants" in out
 
 
 def test_wh_batch7_is_priced_as_the_batch8_program(seed_manifests):
