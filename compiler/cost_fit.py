@@ -181,6 +181,10 @@ def render(result: Fit) -> str:
                    f"{'not determined by the table' if math.isinf(se) else f'+-{100 * se:.0f}%'})")
     rest = [k for k in asdict(prior) if k not in FITTED]
     out.append("  not fitted (priors; the table has no measurement of them): " + ", ".join(rest))
+    from .e2e_model import FITTED_HOST, HOST
+
+    out += ["", "end-to-end host constants (compiler/e2e_model.py, fitted on compiler/cost_data/host_io.yaml): "
+            + ", ".join(f"{k} {getattr(HOST.constants, k):.4g}" for k in FITTED_HOST)]
     return "\n".join(out)
 
 
