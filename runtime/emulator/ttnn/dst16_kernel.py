@@ -9,11 +9,18 @@ The operands are bfloat16 parts (at most 8 significant bits), so every product i
 path it replaced -- torch's bfloat16 ``addmm`` on CPUs without bf16 matrix instructions
 (ATen native/cpu/BlasKernel.cpp, ``gemm_notrans_`` for reduced-precision types with its ``sum`` helper): four
 partial sums ``s_r = (((0 + p_r) + p_{r+4}) + p_{r+8}) + p_{r+12}``, then ``((s_0 + s_1) + s_2) + s_3``, then
-``Dst + dot`` rounded to bfloat16 nearest-even (c10::BFloat16, NaN -> 0x7FC0).  tests/emulator/test_fast_paths.py
-checks it bit for bit against the frozen ``addmm`` loop (tests/emulator/frozen_paths.py) on random and
-adversarial inputs; ``torch_sum_order_matches`` lets the caller check at run time that the local torch still
-sums that way (another torch build or a CPU with AVX512-BF16 / AMX routes ``addmm`` to oneDNN, whose order
-differs) -- where it does not, ``dst16_matmul`` keeps the ``addmm`` loop.
+``Dst + dot`` rounded to bfloat16 nearest-even (c10::BFloat16, NaN -> 0x7FC0).  Why that order: it is what the
+replaced path computed on this project's CPUs (torch 2.13, AVX2 without bf16 matrix instructions); the sum order
+inside the hardware's MVMUL is not documented, so the model fixes one.  Tests (tests/emulator/test_fast_paths.py):
+bit for bit against a torch transcription of this order (any CPU) and against the frozen ``addmm`` loop
+(tests/emulator/frozen_paths.py) on random, adversarial and order-sensitive inputs.
+
+Where the old path was not machine-independent: on a CPU with AVX512-BF16 / AMX torch can route bfloat16 ``addmm``
+to oneDNN (CPUBlas mkldnn_bf16_gemm), which sums the 16 products in another order, so the old path's bits depended on the CPU; this kernel's
+do not.  The two orders differ only where float32 rounding of the 16-term sum differs: each differs from the exact
+sum by at most 16 * 2**-24 * (|Dst| + sum |products|), so one MVMUL's bf16 results differ by at most one bf16 ulp
+(only when the exact value lies that close to a rounding boundary; about 1 in 3e4 Dst writes for products spread
+over 12 binades, none in most data).
 
 Products exact in float32 also make an FMA contraction harmless, but numba compiles with ``fastmath=False``, so
 LLVM keeps each add where it is written.  Work is split by rows over torch's thread count (nogil kernels on
