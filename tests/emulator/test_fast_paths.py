@@ -154,9 +154,12 @@ def test_dst16_kernel_equals_its_stated_sum_order(kind, phases, batched):
     d0 = _values((g, m, n), kind, DT.BFLOAT16, gen)
     lo, hi = 32, k
     want = _stated_order_reference(b_parts, a_parts, steps, lo, hi, d0)
-    d = d0.clone().contiguous()
-    dst16_kernel.accumulate(d.numpy(), torch.stack(b_parts).numpy(), dst16_kernel.pack_in1(torch.stack(a_parts).numpy()),
-                            torch.tensor(steps, dtype=torch.int64).numpy(), lo, hi)
+    out = torch.empty((g, m, n), dtype=torch.bfloat16)
+    bits = lambda t: t.view(torch.int16).numpy().view("uint16")   # noqa: E731
+    dst16_kernel.accumulate(bits(d0.bfloat16()), torch.stack(b_parts).numpy(),
+                            dst16_kernel.pack_in1(torch.stack(a_parts).numpy()),
+                            torch.tensor(steps, dtype=torch.int64).numpy(), lo, hi, bits(out))
+    d = out.float()
     nan = torch.isnan(want)
     assert torch.equal(torch.isnan(d), nan)
     _same(torch.where(nan, 0.0, d), torch.where(nan, 0.0, want))
@@ -174,3 +177,15 @@ def test_matmul_values_order_sensitive_sums_bit_identical(fid):
     st = cc.ComputeSettings(fid, False, False, False, False, "wormhole_b0")
     _same(ops._matmul_values(a, w, None, None, st, DT.BFLOAT16, DT.BFLOAT16, DT.BFLOAT16, 2),
           frozen_paths.matmul_values(a, w, None, None, st, DT.BFLOAT16, DT.BFLOAT16, DT.BFLOAT16, 2))
+
+
+@pytest.mark.parametrize("w", [1, 5, 16, 33, 96])
+def test_reduce_row_small_inputs_compiled_equals_torch(w):
+    """Small reductions (the layernorm's per-block partials are (rows, 1)) take the compiled kernel now; same bits as
+    the torch version for every fidelity and Dst mode, signed zeros and spread exponents included."""
+    gen = torch.Generator().manual_seed(w)
+    for kind in ("normal", "spread", "edge"):
+        x = _values((7, 40, w), kind, DT.BFLOAT16, gen)
+        for ph in (1, 2, 3, 4):
+            for f32 in (False, True):
+                _same(cc.reduce_row(x, 1 / 3, ph, f32), cc.reduce_row_torch(x, 1 / 3, ph, f32))

@@ -52,8 +52,9 @@ if numba is not None:
         return np.int32((b + 0x7FFF + ((b >> 16) & 1)) & -65536).view(np.float32)
 
     @numba.njit(nogil=True, cache=True, boundscheck=False, fastmath=False)
-    def _nb_dst16(b_parts, a_panels, steps, lo, hi, d, q0, q1):
-        """Row blocks [q0, q1) of ``d`` (G, M, N float32 Dst values) += the MVMULs of K in [lo, hi).
+    def _nb_dst16(b_parts, a_panels, steps, lo, hi, src, has_src, d, q0, q1):
+        """Row blocks [q0, q1) of ``d`` (G, M, N bfloat16 bits as uint16) = ``src`` (same layout; zeros when not
+        ``has_src``: a cleared Dst) + the MVMULs of K in [lo, hi).
 
         b_parts: (P, G, M, K) SrcB parts of in0; a_panels: (P', Ga, N / J, K / 16, 16, J) SrcA parts of in1 in
         16 x J panels (``pack_in1``; Ga = 1: one weight for every g); steps: (S, 2) int64 (SrcB part, SrcA part)
@@ -75,7 +76,10 @@ if numba is not None:
                 nj = min(jw, n - j0)
                 for rr in range(nr):
                     for jj in range(nj):
-                        tile[rr, jj] = d[g, i0 + rr, j0 + jj]
+                        v = np.float32(0.0)
+                        if has_src:
+                            v = np.int32(np.int32(src[g, i0 + rr, j0 + jj]) << 16).view(np.float32)
+                        tile[rr, jj] = v
                 for t in range(lo, hi, 32):
                     for s in range(steps.shape[0]):
                         ib = steps[s, 0]
@@ -107,9 +111,9 @@ if numba is not None:
                                     s2 = ((((zero + x2 * w[2, j]) + x6 * w[6, j]) + x10 * w[10, j]) + x14 * w[14, j])
                                     s3 = ((((zero + x3 * w[3, j]) + x7 * w[7, j]) + x11 * w[11, j]) + x15 * w[15, j])
                                     dr[j] = _rne_bf16(dr[j] + (((s0 + s1) + s2) + s3))
-                for rr in range(nr):
+                for rr in range(nr):   # every tile value is a bfloat16: its top 16 bits are it
                     for jj in range(nj):
-                        d[g, i0 + rr, j0 + jj] = tile[rr, jj]
+                        d[g, i0 + rr, j0 + jj] = np.uint16(np.float32(tile[rr, jj]).view(np.uint32) >> 16)
 
 
 def available() -> bool:
@@ -125,19 +129,22 @@ def pack_in1(a_parts: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a_parts.reshape(p, ga, k // 16, 16, nb, _J_BLOCK).transpose(0, 1, 4, 2, 3, 5))
 
 
-def accumulate(d: np.ndarray, b_parts: np.ndarray, a_panels: np.ndarray, steps: np.ndarray, lo: int,
-               hi: int) -> None:
-    """``d`` (G, M, N float32, every value a bf16) += the 16-bit-Dst MVMULs of K in [lo, hi), in place, on torch's
-    thread count (``_nb_dst16`` describes the operands).  ``lo`` and ``hi`` are multiples of 16."""
-    blocks = d.shape[0] * -(-d.shape[1] // _I_BLOCK)
-    work = d.shape[0] * d.shape[1] * d.shape[2] * (hi - lo) * len(steps)
+def accumulate(src, b_parts: np.ndarray, a_panels: np.ndarray, steps: np.ndarray, lo: int, hi: int,
+               out: np.ndarray) -> None:
+    """``out`` (G, M, N bfloat16 bits, uint16) = the bf16 Dst ``src`` (same layout; None: cleared) after the 16-bit-Dst
+    MVMULs of K in [lo, hi), on torch's thread count (``_nb_dst16`` describes the operands).  ``lo`` and ``hi`` are
+    multiples of 16."""
+    has_src = src is not None
+    src = out if src is None else src
+    blocks = out.shape[0] * -(-out.shape[1] // _I_BLOCK)
+    work = out.shape[0] * out.shape[1] * out.shape[2] * (hi - lo) * len(steps)
     parts = max(1, min(torch.get_num_threads(), blocks, work // (1 << 22)))
+    args = (b_parts, a_panels, steps, lo, hi, src, has_src, out)
     if parts == 1:
-        _nb_dst16(b_parts, a_panels, steps, lo, hi, d, 0, blocks)
+        _nb_dst16(*args, 0, blocks)
         return
     cuts = [blocks * p // parts for p in range(parts + 1)]
-    futs = [_pool().submit(_nb_dst16, b_parts, a_panels, steps, lo, hi, d, a, b)
-            for a, b in zip(cuts[1:-1], cuts[2:])]
-    _nb_dst16(b_parts, a_panels, steps, lo, hi, d, cuts[0], cuts[1])
+    futs = [_pool().submit(_nb_dst16, *args, a, b) for a, b in zip(cuts[1:-1], cuts[2:])]
+    _nb_dst16(*args, cuts[0], cuts[1])
     for fu in futs:
         fu.result()
