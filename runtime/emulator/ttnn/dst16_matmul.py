@@ -16,9 +16,11 @@ tests/emulator/test_fast_paths.py compares the result bit for bit with the loop 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from . import compute_config as cc
+from . import dst16_kernel
 
 _KEEP = {6: -2, 4: -8}   # int16 masks keeping the top 6 / 4 of a bfloat16's 7 mantissa bits
 
@@ -77,3 +79,43 @@ def accumulate(d: torch.Tensor, b_faces, a_faces, steps, lo: int, hi: int, singl
                 if f < hi:
                     mm(d, x0[f // 16], x1[f // 16], out=d)
     return d
+
+
+class Operands:
+    """One matmul's 16-bit-Dst operands, prepared once for all its K blocks: the fidelity parts the phases use, as
+    the compiled kernel's float32 arrays (``dst16_kernel``), or face-major bfloat16 tensors for the ``addmm``
+    loop where numba is absent.  ``a2`` is in0 ((M, K), or (G, M, K) when not ``single``), ``b2`` in1 ((K, N) or
+    (G, K, N)); K is a multiple of 16."""
+
+    def __init__(self, a2: torch.Tensor, b2: torch.Tensor, a_exact: bool, b_exact: bool, phases: int,
+                 single: bool):
+        self.steps = [(int(p >= 2), p & 1) for p in range(phases)]
+        self.single = single
+        self.out_shape = a2.shape[:-1] + (b2.shape[-1],)
+        b_parts = phase_parts(a2, a_exact, "in0", phases)
+        a_parts = phase_parts(b2, b_exact, "in1", phases)
+        if dst16_kernel.available():
+            used_b = sorted({ib for ib, _ in self.steps})
+            used_a = sorted({ia for _, ia in self.steps})
+            lead = 1 if single else a2.shape[0]
+            self.b_np = np.stack([b_parts[i].float().reshape(lead, a2.shape[-2], a2.shape[-1]).numpy()
+                                  for i in used_b])
+            self.a_np = dst16_kernel.pack_in1(np.stack([a_parts[i].float().reshape(
+                -1, b2.shape[-2], b2.shape[-1]).numpy() for i in used_a]))
+            self.steps_np = np.array([(used_b.index(ib), used_a.index(ia)) for ib, ia in self.steps], np.int64)
+        else:   # pragma: no cover - numba is a declared dependency
+            self.b_faces = [None if t is None else faces_in0(t, single) for t in b_parts]
+            self.a_faces = [None if t is None else faces_in1(t, single) for t in a_parts]
+
+    def accumulate(self, acc, lo: int, hi: int) -> torch.Tensor:
+        """The bf16 Dst after the MVMULs of K in [lo, hi), starting from the reloaded partials ``acc`` (a bfloat16
+        tensor, or None for a cleared Dst)."""
+        if not dst16_kernel.available():   # pragma: no cover
+            d = torch.zeros(self.out_shape, dtype=torch.bfloat16) if acc is None else acc
+            return accumulate(d, self.b_faces, self.a_faces, self.steps, lo, hi, self.single)
+        g = self.b_np.shape[1]
+        out = torch.empty(self.out_shape, dtype=torch.bfloat16)
+        bits = (lambda t: t.contiguous().view(torch.int16).numpy().view(np.uint16).reshape(g, -1, self.out_shape[-1]))
+        dst16_kernel.accumulate(None if acc is None else bits(acc), self.b_np, self.a_np, self.steps_np, lo, hi,
+                                bits(out))
+        return out

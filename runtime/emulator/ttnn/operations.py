@@ -1388,15 +1388,11 @@ def _matmul_values(av: torch.Tensor, bv: torch.Tensor, bias_row, act_kind, setti
         # as bfloat16 tensors (every value they hold is a bf16).
         steps = [(int(p >= 2), p & 1) for p in range(settings.phases)]
         a_exact, b_exact = a_dtype in BF16_EXACT_DTYPES, b_dtype in BF16_EXACT_DTYPES
-        if k % 16 == 0:   # face-major operands, only the parts the phases use (dst16_matmul; same calls)
-            b_faces = [None if t is None else dst16_matmul.faces_in0(t, single)
-                       for t in dst16_matmul.phase_parts(a2, a_exact, "in0", settings.phases)]
-            a_faces = [None if t is None else dst16_matmul.faces_in1(t, single)
-                       for t in dst16_matmul.phase_parts(b2, b_exact, "in1", settings.phases)]
+        if k % 16 == 0:   # only the parts the phases use, prepared once (dst16_matmul: the compiled kernel)
+            operands = dst16_matmul.Operands(a2, b2, a_exact, b_exact, settings.phases, single)
 
             def block(lo: int, hi: int, acc):
-                d = torch.zeros(a2.shape[:-1] + (b2.shape[-1],), dtype=torch.bfloat16) if acc is None else acc
-                return dst16_matmul.accumulate(d, b_faces, a_faces, steps, lo, hi, single)
+                return operands.accumulate(acc, lo, hi)
         else:
             a2f, b2f = a2.float(), b2.float()
             b_parts, a_parts = cc.fidelity_parts(a2f, b2f, a_exact, b_exact)
