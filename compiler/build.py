@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from .passes.pipeline import check_lowered, run_passes
 from .program import Program
 from .schedule import (Device, Schedule, check_seq_len, default_schedule_for, find_device, find_schedule,
                        with_precision)
+from .target import above_typed_range, check_typed_range
 from .trace import trace_bert
 
 TILE = 32
@@ -35,7 +37,7 @@ def device_for_arch(arch: str, batch: int, eth_dispatch: bool) -> Device:
         if eth_dispatch:
             return find_device("wormhole_n300_eth")
         device = find_device("wormhole_n300")
-        if batch > device.batch_max:
+        if above_typed_range(device, batch):
             raise UserError(f"--arch wh --batch {batch} needs the 8x8 grid with ethernet dispatch: pass --eth-dispatch")
         return device
     raise UserError(f"unknown arch '{arch}'; use gs (Grayskull E150) or wh (Wormhole N300), or --device FILE")
@@ -57,9 +59,10 @@ def check_seq_len_arg(seq_len: int) -> None:
 
 def compile_model(*, batch: int, device: Device, schedule: Schedule | None = None, model: str | None = None,
                   architecture: str | None = None, precision: str = "reference", seq_len: int | None = None,
-                  task: str | None = None) -> BuildResult:
+                  task: str | None = None, dump_ir: Path | None = None) -> BuildResult:
     """Build one program. `task` (qa, embed, sequence-classification, token-classification) defaults to the head the
-    checkpoint's config.json names; `seq_len` overrides the schedule's (program configs and L1 derive from it)."""
+    checkpoint's config.json names; `seq_len` overrides the schedule's (program configs and L1 derive from it);
+    `dump_ir` names a directory for the IR after each pass (ir_dumper)."""
     schedule = with_precision(schedule or default_schedule_for(device), precision, device.arch)
     if seq_len is not None:
         check_seq_len_arg(seq_len)
@@ -67,9 +70,8 @@ def compile_model(*, batch: int, device: Device, schedule: Schedule | None = Non
     if schedule.device != device.name:
         raise ScheduleError(f"{schedule.path}: schedule is for device '{schedule.device}', not '{device.name}'; "
                             f"pass a schedule written for {device.name}")
-    if not device.batch_derived and not device.batch_min <= batch <= device.batch_max:
-        raise UserError(f"batch {batch} is outside {device.name}'s range {device.batch_min}-{device.batch_max}; "
-                        f"pick --batch in that range")
+    if not device.batch_derived:
+        check_typed_range(device, batch)
     src = resolve_model(model)
     config = src.bert_config()
     if architecture is None:
@@ -86,16 +88,35 @@ def compile_model(*, batch: int, device: Device, schedule: Schedule | None = Non
     if task == "embed":
         graph.meta["pooling"] = src.sentence_pooling()
     t1 = time.perf_counter()
-    graph = run_passes(graph)
+    graph = run_passes(graph, dump=ir_dumper(dump_ir) if dump_ir is not None else None)
     check_lowered(graph)
     t2 = time.perf_counter()
-    program = lower(graph.copy(), device, schedule, batch, model_name=src.name, config_hash=src.config_hash)
+    program = lower(graph, device, schedule, batch, model_name=src.name, config_hash=src.config_hash)
     t3 = time.perf_counter()
     code = render(program)
     sha = hashlib.sha256(code.encode()).hexdigest()
     t4 = time.perf_counter()
     return BuildResult(program, code, manifest(program, sha),
                        {"trace_s": t1 - t0, "passes_s": t2 - t1, "lower_s": t3 - t2, "emit_s": t4 - t3}, graph)
+
+
+def ir_dumper(directory: Path):
+    """`build --dump-ir DIR`: the traced IR and the IR after each pass (compiler.ir.Graph.dump), one file per stage,
+    DIR/NN_<stage>.ir in pipeline order; a pass that changed nothing writes 'unchanged'."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot write --dump-ir {directory}: {e.strerror}; pick another directory") from None
+    step = itertools.count()
+
+    def dump(stage: str, text: str) -> None:
+        path = directory / f"{next(step):02d}_{stage}.ir"
+        try:
+            path.write_text(text + "\n", encoding="utf-8")
+        except OSError as e:
+            raise UserError(f"cannot write {path}: {e.strerror}; pick another --dump-ir directory") from None
+    return dump
 
 
 def write_build(result: BuildResult, out_dir: Path) -> None:

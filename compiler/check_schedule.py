@@ -22,6 +22,7 @@ from pathlib import Path
 from .errors import LegalityError, ScheduleError, UserError
 from .schedule import (BERT_DIR, DEVICE_DIR, Device, Schedule, _display, _load_yaml, default_schedule_for,
                        device_for_schedule, find_device, load_device, load_schedule)
+from .target import batch_axis, batch_bound, check_batch_flag, check_batch_in, check_derived_range, derive_grid, grid_axes
 
 PROBE_LAYERS = 2
 ARCHITECTURE = "BertForQuestionAnswering"
@@ -55,15 +56,6 @@ class BatchRange:
 
     def __str__(self) -> str:
         return "none" if self.min is None else f"{self.min}-{self.max}"
-
-
-def batch_axis(schedule: Schedule) -> str:
-    return "y" if schedule.hidden_axis == "x" else "x"
-
-
-def batch_bound(device: Device, schedule: Schedule) -> int:
-    """One sequence per core along the grid axis that does not carry the hidden size."""
-    return device.grid_y if schedule.hidden_axis == "x" else device.grid_x
 
 
 def probe_config(config, schedule: Schedule):
@@ -103,7 +95,7 @@ def probe(device: Device, schedule: Schedule, config, batch: int, *, architectur
 
     check_seq_len(schedule, config)
     cfg = probe_config(config, schedule)
-    graph = _passed_graph(cfg.to_json_string(use_diff=False), batch, schedule.seq_len, architecture).copy()
+    graph = _passed_graph(cfg.to_json_string(use_diff=False), batch, schedule.seq_len, architecture)
     unbounded = dataclasses.replace(device, batch_min=1, batch_max=None)
     try:
         program = lower(graph, unbounded, schedule, batch, model_name=model_name, config_hash=config_hash)
@@ -152,10 +144,7 @@ def check_batch(device: Device, schedule: Schedule, config, batch: int, *, archi
     if rng.min is None:
         reason = rng.probes[max(rng.probes)].error if rng.probes else f"the grid's batch axis has {rng.bound} cores"
         raise ScheduleError(f"{_display(schedule.path)}: no batch is legal for {device.name} with this schedule: {reason}")
-    if not rng.min <= batch <= rng.max:
-        raise UserError(f"batch {batch} is outside {device.name}'s derived range {rng} (largest batch whose schedule "
-                        f"is legal and fits L1; see: python -m compiler check-schedule {_display(device.path)}); "
-                        f"pick --batch in that range")
+    check_derived_range(device, batch, rng.min, rng.max)
     return rng
 
 
@@ -197,10 +186,6 @@ def resolve_pair(file: str, *, schedule: str | None = None, device: str | None =
         return dev, None, kind
 
 
-def _kib(n: int) -> str:
-    return f"{n / 1024:.0f} KiB"
-
-
 def _config_summary(op) -> str:
     cfg = op.program_config
     if cfg is None:
@@ -232,9 +217,7 @@ def _device_line(dev: Device) -> str:
 
 
 def _header(dev: Device, sched: Schedule, src, cfg, probe_layers: int) -> list[str]:
-    from .lower import derive_grid
-
-    along = dev.grid_x if sched.hidden_axis == "x" else dev.grid_y
+    along = grid_axes(dev, sched)[0]
     try:
         cores = f"{sched.hidden_cores} -> {derive_grid(dev, sched, cfg.hidden_size, cfg.num_attention_heads, 1)[1]}"
     except LegalityError:
@@ -303,7 +286,7 @@ def qkv_reserve_rows(device: Device, schedule: Schedule, config, batch: int) -> 
     from .lower import _Lowering, l1_plan, plan_buffers
 
     cfg = probe_config(config, schedule)
-    graph = _passed_graph(cfg.to_json_string(use_diff=False), batch, schedule.seq_len, ARCHITECTURE).copy()
+    graph = _passed_graph(cfg.to_json_string(use_diff=False), batch, schedule.seq_len, ARCHITECTURE)
     lw = _Lowering(graph, dataclasses.replace(device, batch_min=1, batch_max=None), schedule, batch)
     lw.run()
     weights = list(lw.weights.values())
@@ -343,8 +326,8 @@ def run_check(file: str, *, batch: int | None = None, model: str | None = None, 
     cfg = src.bert_config()
     for line in _header(dev, sched, src, cfg, probe_config(cfg, sched).num_hidden_layers):
         out(line)
-    if batch is not None and batch < 1:
-        raise UserError(f"--batch {batch} is not a usable batch size; pass a positive batch")
+    if batch is not None:
+        check_batch_flag(batch, hint="pass a positive batch", cap=None)
     rng = derive_batch_range(dev, sched, cfg, full=batch is None)
     if batch is not None and batch not in rng.probes:
         rng.probes[batch] = probe(dev, sched, cfg, batch)
@@ -378,9 +361,8 @@ def run_check(file: str, *, batch: int | None = None, model: str | None = None, 
             raise ScheduleError(f"{_display(sched.path)}: batch {bad[0].batch} is in {dev.name}'s typed range {rng} "
                                 f"but illegal: {bad[0].error}")
     if batch is not None:
-        if not rng.min <= batch <= rng.max:
-            raise UserError(f"{_display(dev.path)}: batch {batch} is outside {dev.name}'s "
-                            f"{'derived' if rng.derived else 'typed'} range {rng}; pick --batch in that range")
+        check_batch_in(dev, batch, rng.min, rng.max, kind="derived " if rng.derived else "typed ",
+                       prefix=f"{_display(dev.path)}: ")
         if not rng.probes[batch].ok:
             raise ScheduleError(f"{_display(sched.path)}: batch {batch} is illegal: {rng.probes[batch].error}")
     return 0

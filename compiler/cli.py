@@ -16,15 +16,15 @@ class _Parser(argparse.ArgumentParser):
 
 def _build(args) -> int:
     from .build import compile_model, resolve_target, write_build
+    from .target import check_batch_flag
 
-    if not 1 <= args.batch <= 1024:
-        raise UserError(f"--batch {args.batch} is not a usable batch size; pass a positive batch within the device's range")
+    check_batch_flag(args.batch)
     t0 = time.perf_counter()
     device, schedule = resolve_target(args.arch, args.device, args.schedule, args.batch, args.eth_dispatch)
     if args.search and not device.rates:
         raise UserError(f"--search needs the cost model's rates: {device.path} has no 'rates' section")
     result = compile_model(batch=args.batch, device=device, schedule=schedule, model=args.model, precision=args.precision,
-                           seq_len=args.seq_len, task=args.task)
+                           seq_len=args.seq_len, task=args.task, dump_ir=args.dump_ir)
     out = Path(args.output or f"build/{device.name}-b{args.batch}")
     write_build(result, out)
     p = result.program
@@ -112,6 +112,8 @@ def parser() -> argparse.ArgumentParser:
                    "(default: the head config.json 'architectures' names; qa when it names none)")
     b.add_argument("--eth-dispatch", action="store_true", help="Wormhole with ethernet dispatch (8x8 grid)")
     b.add_argument("-o", "--output", help="output directory (default build/<device>-b<batch>)")
+    b.add_argument("--dump-ir", metavar="DIR", help="also write the IR before the passes and after each one to DIR "
+                   "(NN_<pass>.ir in pipeline order; 'unchanged' when a pass changed nothing)")
     b.add_argument("--search", action="store_true", help="also try legal alternatives to the schedule and print the "
                    "best predicted beside the reference (the build keeps the schedule's configs)")
     b.set_defaults(func=_build)

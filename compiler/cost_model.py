@@ -38,6 +38,7 @@ from pathlib import Path
 import yaml
 
 from kernels.common import TILE, TILE_BYTES
+from kernels.matmul import ATTENTION_ROLES, attention_kn
 
 from .errors import UserError
 
@@ -356,8 +357,8 @@ def _batched_matmul(op: dict, ctx: _Ctx) -> OpCost:
     cfg = op["program_config"]
     m, n, kb = cfg["per_core_M"], cfg["per_core_N"], cfg["in0_block_w"]
     h, w = cfg["out_subblock_h"], cfg["out_subblock_w"]
-    head_dim_tiles = max(1, ctx.hidden // ctx.heads // TILE)
-    k = {"attention_scores": head_dim_tiles, "attention_context": ctx.seq // TILE}.get(op["role"], kb)
+    k = (attention_kn(op["role"], seq=ctx.seq // TILE, head_dim=max(1, ctx.hidden // ctx.heads // TILE))[0]
+         if op["role"] in ATTENTION_ROLES else kb)
     cycles, detail = _matmul_compute(ctx, m, n, k, kb, h, w, op.get("math_fidelity") or "LoFi", False, False,
                                      in0=op["dtype"], in1=op["dtype"], packer_l1_acc=_packer_l1_acc(op))
     return _cost(op, ctx, compute=ctx.us(cycles), dram=0.0, noc=0.0, detail=detail)

@@ -58,21 +58,11 @@ def run(graph: Graph, inputs: dict[str, torch.Tensor], state_dict: dict[str, tor
             val = _resolve_aten(kind)(*call_args, **call_kwargs)
         else:
             attrs = {k: v for k, v in d["attrs"].items() if not k.startswith("_")}
-            val = ops.REFERENCE[kind](*args, **_semantic_attrs(kind, attrs))
+            spec = ops.OPS[kind]
+            val = spec.semantics(*args, **{k: attrs[k] for k in spec.attrs if k in attrs})
         env[n] = val
         for a in set(d["args"]):
             if last_use[a] <= i:
                 env.pop(a, None)
     return outputs
 
-
-# Attributes that only steer scheduling/emission are not arguments of the reference op.
-_SEMANTIC = {
-    "attention_mask": ("fill",), "layer_norm": ("eps", "residual"), "linear": ("activation",),
-    "split_heads": ("num_heads", "groups"), "scale_mask_softmax": ("scale",), "split_logits": ("columns",),
-    "take_logits": ("row", "columns"), "pool": ("mode", "normalize"),
-}
-
-
-def _semantic_attrs(kind: str, attrs: dict) -> dict:
-    return {k: attrs[k] for k in _SEMANTIC.get(kind, ()) if k in attrs}

@@ -135,10 +135,3 @@ class Graph:
                 line += f"  # {d['module']}"
             lines.append(line)
         return "\n".join(lines)
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for n in self.g.nodes:
-            k = self.g.nodes[n]["kind"]
-            out[k] = out.get(k, 0) + 1
-        return out

@@ -3,6 +3,8 @@
 For every op it derives the placement, dtype and program config from the schedule and the tensor
 shapes (through the op family's module in kernels/), inserts the layout conversions the chosen
 placements need, decides where buffers are freed, and validates legality and the per-core L1 budget.
+Each op calls the TT-NN function its kind's spec in compiler/ops.py names (checked after scheduling); the grid
+and batch rules are compiler/target.py's. The IR is read, never edited: one passed graph serves every schedule.
 Nothing here branches on a device name: only on the device description's numbers.
 """
 from __future__ import annotations
@@ -15,45 +17,12 @@ from kernels.common import (DRAM, DRAM_ROW_MAJOR, L1, L1_ROW_MAJOR, TILE, Call, 
 from .errors import LegalityError, ScheduleError, UserError
 from .ir import Graph
 from .l1_plan import plan_l1
-from .ops import HOST_KINDS
+from .ops import HOST_KINDS, OPS
+from .passes.pipeline import check_scheduled
 from .passes.match import layer_of
 from .program import Program, ScheduledOp, WeightSpec
 from .schedule import Device, Schedule
-
-
-def derive_grid(device: Device, schedule: Schedule, hidden: int, heads: int, batch: int) -> tuple[tuple[int, int], int, str]:
-    """Activation grid: `hidden_cores` across the hidden size on one axis, one sequence per core on the other."""
-    along, across = (device.grid_x, device.grid_y) if schedule.hidden_axis == "x" else (device.grid_y, device.grid_x)
-    if hidden % TILE:
-        raise LegalityError("activation_grid", "hidden size is tile-aligned", f"hidden {hidden} % {TILE} != 0", "model")
-    hidden_tiles = hidden // TILE
-    fits = [g for g in range(1, along + 1) if hidden_tiles % g == 0 and heads % g == 0]
-    if schedule.hidden_cores == "auto":
-        # The head split reads 2 heads per core column (kernels/attention.py), so the hidden cores are heads / 2.
-        cores = heads // attention.HEADS_PER_CORE
-        if heads % attention.HEADS_PER_CORE or cores not in fits:
-            raise LegalityError("activation_grid", "the head split reads exactly 2 heads per core column",
-                                f"{heads} heads need {heads / attention.HEADS_PER_CORE:g} cores across hidden {hidden} "
-                                f"({hidden_tiles} tiles) on grid {schedule.hidden_axis} of {along}; "
-                                f"counts that divide both: {fits}", "model")
-        reason = (f"hidden {hidden} = {hidden_tiles} tiles with {heads} heads: {cores} of {along} cores on grid "
-                  f"{schedule.hidden_axis}, {attention.HEADS_PER_CORE} heads each as the head split reads them")
-    else:
-        cores = schedule.hidden_cores
-        if cores > along:
-            raise LegalityError("activation_grid", "hidden cores fit the device grid",
-                                f"{cores} > {along} cores on grid axis {schedule.hidden_axis}", "activation_grid.hidden_cores")
-        if cores not in fits:
-            raise LegalityError("activation_grid", "hidden cores divide hidden tiles and heads",
-                                f"hidden {hidden} = {hidden_tiles} tiles, {heads} heads, hidden_cores {cores}; legal: {fits}",
-                                "activation_grid.hidden_cores")
-        reason = f"hidden_cores {cores} from the schedule"
-    if batch > across:
-        other = "y" if schedule.hidden_axis == "x" else "x"
-        raise LegalityError("activation_grid", "batch fits the grid (one sequence per core row)",
-                            f"batch {batch} > {across} cores on grid axis {other}", "batch")
-    grid = (cores, batch) if schedule.hidden_axis == "x" else (batch, cores)
-    return grid, cores, reason
+from .target import check_typed_range, derive_grid
 
 
 # Linears of the task heads: interleaved, without a program config (as the reference's QA head).
@@ -126,7 +95,9 @@ class _Lowering:
     def out_dtype(self, role: str, default: str) -> str:
         return self.override(role).get("dtype", default)
 
-    def weight(self, param: str, *, dtype: str, shape, layout: str = "TILE") -> str:
+    def weight(self, param: str, *, dtype: str, shape, layout: str = "TILE", prep: dict | None = None) -> str:
+        """Record how the program prepares `param`; `prep` adds preparation attributes the schedule decides
+        (the graph itself is not edited: the same passed graph is lowered for many schedules)."""
         d = self.g[param]
         layer = layer_of(d["attrs"]["sources"][0])
         key = param
@@ -137,7 +108,7 @@ class _Lowering:
         placement = _placement_for(self.schedule.placement["weights"])
         if layout == "ROW_MAJOR":
             placement = DRAM_ROW_MAJOR if placement.buffer == "DRAM" else L1_ROW_MAJOR
-        prep_attrs = {k: v for k, v in d["attrs"].items() if k not in ("sources", "prep")}
+        prep_attrs = {**{k: v for k, v in d["attrs"].items() if k not in ("sources", "prep")}, **(prep or {})}
         self.weights[param] = WeightSpec(key, layer, list(d["attrs"]["sources"]), d["attrs"]["prep"], prep_attrs,
                                          tuple(shape), dtype, layout, placement)
         self.place[param], self.dtype[param] = placement, dtype
@@ -177,7 +148,7 @@ class _Lowering:
         placement = self.block(self.hidden)
         dtype = self.dt["activations"]
         # 4-D [B, 1, S, H] from here on, as the head split's kernels read it (their S is the padded dim 2).
-        call = Call("ttnn.interleaved_to_sharded", [f"ttnn.reshape({ref(v)}, (BATCH, 1, SEQ_LEN, HIDDEN_SIZE))",
+        call = Call(OPS["to_sharded"].ttnn, [f"ttnn.reshape({ref(v)}, (BATCH, 1, SEQ_LEN, HIDDEN_SIZE))",
                                                     "HIDDEN_SHARDED_MEMCFG", f"ttnn.{dtype}"], outputs=[ref(new)],
                     comment="block-shard the hidden states: one sequence per core row, hidden split across columns")
         self.emit(None, kind="to_sharded", role="to_sharded", inputs=[v], outputs=[new], shapes=[shape], dtype=dtype,
@@ -192,7 +163,7 @@ class _Lowering:
             return v
         new = f"{v}.interleaved"
         placement = _placement_for(self.schedule.placement["qa_head"])
-        call = Call("ttnn.sharded_to_interleaved", [ref(v), memcfg_name(placement)], outputs=[ref(new)],
+        call = Call(OPS["to_interleaved"].ttnn, [ref(v), memcfg_name(placement)], outputs=[ref(new)],
                     comment=f"gather the encoder output for the {_HEAD_NAME.get(self.task, self.task)} head")
         self.emit(None, kind="to_interleaved", role="to_interleaved", inputs=[v], outputs=[new],
                   shapes=[self.shape(v)], dtype=self.dtype[v], placement=placement, call=call,
@@ -228,7 +199,7 @@ class _Lowering:
         v, h = self.g[table]["shape"]
         self.weight(table, dtype=self.dt["embedding_tables"], shape=(v, h), layout="ROW_MAJOR")
         placement = _placement_for(self.schedule.placement["embeddings"])
-        call = Call("ttnn.embedding", [ref(ids), ref(table)],
+        call = Call(OPS["embedding"].ttnn, [ref(ids), ref(table)],
                     {"layout": "ttnn.TILE_LAYOUT", "memory_config": memcfg_name(placement)}, [ref(n)])
         self.emit(n, kind="embedding", role="embeddings", inputs=[ids], outputs=[n], shapes=[self.g[n]["shape"]],
                   dtype=self.dt["embeddings_output"], placement=placement, call=call, weights=[table])
@@ -236,7 +207,7 @@ class _Lowering:
     def add(self, n: str) -> None:
         a, b = (self.arg(x) for x in self.g.args(n))
         placement = self.place[a]
-        call = Call("ttnn.add", [ref(a), ref(b)], {"memory_config": memcfg_name(placement)}, [ref(n)])
+        call = Call(OPS["add"].ttnn, [ref(a), ref(b)], {"memory_config": memcfg_name(placement)}, [ref(n)])
         self.emit(n, kind="add", role="embeddings", inputs=[a, b], outputs=[n], shapes=[self.g[n]["shape"]],
                   dtype=self.dtype[a], placement=placement, call=call)
 
@@ -263,7 +234,7 @@ class _Lowering:
         else:
             config, placement, dtype, inplace = None, self.place[x], self.dt["embeddings_output"], False
             kwargs.update(memory_config=memcfg_name(placement))
-        call = Call("ttnn.layer_norm", [ref(x)], kwargs, [ref(n)])
+        call = Call(OPS["layer_norm"].ttnn, [ref(x)], kwargs, [ref(n)])
         self.emit(n, kind="layer_norm", role=role, inputs=[x] + ([residual] if residual else []), outputs=[n],
                   shapes=[self.g[n]["shape"]], dtype=dtype, placement=placement, call=call, config=config,
                   inplace=inplace, weights=[gamma, beta], compute="layernorm")
@@ -283,7 +254,7 @@ class _Lowering:
             kwargs = {"bias": ref(b), "memory_config": memcfg_name(placement), "dtype": f"ttnn.{dtype}"}
             if attrs.get("activation"):
                 kwargs["activation"] = repr(attrs["activation"])   # the pooler's tanh, fused as the device does
-            call = Call("ttnn.linear", [ref(x), ref(w)], kwargs, [ref(n)])
+            call = Call(OPS["linear"].ttnn, [ref(x), ref(w)], kwargs, [ref(n)])
             self.emit(n, kind="linear", role=role, inputs=[x], outputs=[n], shapes=[self.g[n]["shape"]], dtype=dtype,
                       placement=placement, call=call, weights=[w, b], compute="matmul")
             return
@@ -292,18 +263,17 @@ class _Lowering:
             raise UserError(f"model config: the {role} linear is {k} x {n_out}, not whole {TILE}-wide tiles; "
                             f"config.json '{key}' must be a multiple of {TILE} for this compiler")
         x = self.ensure_block_sharded(x)
-        if role == "qkv":
-            for p in (w, b):
-                self.g.attrs(p)["groups"] = self.cores
-        self.weight(w, dtype=self.dt["weights"], shape=(k, n_out))
-        self.weight(b, dtype=self.dt["weights"], shape=(1, 1, 1, n_out))
+        # The fused QKV weights hold one [q_g | k_g | v_g] block per hidden core column (compiler/weights.py).
+        prep = {"groups": self.cores} if role == "qkv" else None
+        self.weight(w, dtype=self.dt["weights"], shape=(k, n_out), prep=prep)
+        self.weight(b, dtype=self.dt["weights"], shape=(1, 1, 1, n_out), prep=prep)
         config = self.derive(n, role, matmul.linear_config, m_tiles=bsz * seq // TILE, k_tiles=k // TILE,
                              n_tiles=n_out // TILE, grid=self.grid, hidden_cores=self.cores, batch_cores=self.batch,
                              transpose_mcast=self.transpose_mcast, activation=self.activation(attrs.get("activation")),
                              max_subblock=self.compute["matmul"].max_subblock_tiles)
         placement = self.block(n_out)
         dtype = self.out_dtype(role, self.dt["activations"])
-        call = Call("ttnn.linear", [ref(x), ref(w)], {"bias": ref(b), "program_config": f"%config:{role}%",
+        call = Call(OPS["linear"].ttnn, [ref(x), ref(w)], {"bias": ref(b), "program_config": f"%config:{role}%",
                                                       "memory_config": memcfg_name(placement), "dtype": f"ttnn.{dtype}"}, [ref(n)])
         self.emit(n, kind="linear", role=role, inputs=[x], outputs=[n], shapes=[self.g[n]["shape"]], dtype=dtype,
                   placement=placement, call=call, config=config, weights=[w, b], compute="matmul")
@@ -321,7 +291,6 @@ class _Lowering:
                                         key="activation_grid.hidden_cores")
         except Violation as v:
             raise LegalityError(n, v.rule, v.detail, v.key) from None
-        self.g.attrs(n)["groups"] = self.cores
         outs = sorted(self.g.users(n), key=lambda u: self.g.attrs(u)["index"])
         per_core_heads = self.heads // self.cores
         s, d = self.seq, self.head_dim
@@ -330,7 +299,7 @@ class _Lowering:
         # The experimental op is the one whose sharded path reads the grouped QKV layout prepare_weights writes
         # (each core column's shard is [q_g | k_g | v_g]); ttnn.transformer's sharded path expects heads
         # interleaved (q1 k1 v1 ...) instead (runtime/emulator/ttnn/transformer.py cites both).
-        call = Call("ttnn.experimental.split_query_key_value_and_split_heads", [ref(qkv), "GRID"],
+        call = Call(OPS["split_heads"].ttnn, [ref(qkv), "GRID"],
                     {"num_heads": "NUM_HEADS", "memory_config": "HEIGHT_SHARDED_MEMCFG"}, [ref(o) for o in outs])
         self.emit(n, kind="split_heads", role="split_heads", inputs=[qkv], outputs=outs,
                   shapes=[self.g[o]["shape"] for o in outs], dtype=dtype, placement=placements[0], call=call,
@@ -341,15 +310,16 @@ class _Lowering:
         a, b = (self.arg(v) for v in self.g.args(n))
         per_core_heads = self.heads // self.cores
         s, d = self.seq, self.head_dim
-        k, n_cols = (d, s) if role == "attention_scores" else (s, d)
+        k, n_cols = matmul.attention_kn(role, seq=s, head_dim=d)
         config = self.derive(n, role, matmul.batched_config, rows_per_head_tiles=s // TILE, heads_per_core=per_core_heads,
                              k_tiles=k // TILE, n_tiles=n_cols // TILE, grid=self.grid,
                              total_m_tiles=self.batch * self.heads * s // TILE,
                              max_subblock=self.compute["attention_matmul"].max_subblock_tiles)
         placement = self.height(per_core_heads * s, n_cols)
         dtype = self.out_dtype(role, self.dt["activations"])
-        call = Call("ttnn.matmul", [ref(a), ref(b)], {"program_config": f"%config:{role}%", "memory_config": "HEIGHT_SHARDED_MEMCFG",
-                                                      "dtype": f"ttnn.{dtype}"}, [ref(n)])
+        call = Call(OPS["matmul"].ttnn, [ref(a), ref(b)], {"program_config": f"%config:{role}%",
+                                                        "memory_config": "HEIGHT_SHARDED_MEMCFG", "dtype": f"ttnn.{dtype}"},
+                    [ref(n)])
         self.emit(n, kind="matmul", role=role, inputs=[a, b], outputs=[n], shapes=[self.g[n]["shape"]], dtype=dtype,
                   placement=placement, call=call, config=config, compute="attention_matmul")
 
@@ -362,7 +332,7 @@ class _Lowering:
                              max_subblock=self.compute["softmax"].max_subblock_tiles)
         # numeric_stable=True subtracts the row max before exp; without it (0.81's default) the kernel exponentiates
         # the raw scores, and real checkpoints' scores overflow to inf/NaN (measured: MiniLM SQuAD on GS b12).
-        call = Call("ttnn.scale_mask_softmax_in_place", [ref(scores), repr(self.g.attrs(n)["scale"]), ref(mask)],
+        call = Call(OPS["scale_mask_softmax"].ttnn, [ref(scores), repr(self.g.attrs(n)["scale"]), ref(mask)],
                     {"program_config": f"%config:{role}%", "numeric_stable": "True"}, [ref(n)])
         self.emit(n, kind="scale_mask_softmax", role=role, inputs=[scores, mask], outputs=[n],
                   shapes=[self.g[n]["shape"]], dtype=self.dtype[scores], placement=self.place[scores], call=call,
@@ -372,7 +342,7 @@ class _Lowering:
         x = self.arg(self.g.args(n)[0])
         placement = self.block(self.hidden)
         # nlp_concat_heads (metal_BERT_large_11's call) keeps the 4-D [B, 1, S, H] the linears and layernorms take.
-        call = Call("ttnn.experimental.nlp_concat_heads", [ref(x)], {"memory_config": memcfg_name(placement)}, [ref(n)])
+        call = Call(OPS["concat_heads"].ttnn, [ref(x)], {"memory_config": memcfg_name(placement)}, [ref(n)])
         self.emit(n, kind="concat_heads", role="concat_heads", inputs=[x], outputs=[n], shapes=[self.g[n]["shape"]],
                   dtype=self.dtype[x], placement=placement, call=call)
 
@@ -472,13 +442,12 @@ def plan_buffers(program_ops: list[ScheduledOp], device: Device, inputs: list[di
 
 
 def lower(graph: Graph, device: Device, schedule: Schedule, batch: int, *, model_name: str, config_hash: str) -> Program:
-    if batch < device.batch_min or (device.batch_max is not None and batch > device.batch_max):
-        raise ScheduleError(f"batch {batch} is outside {device.name}'s range {device.batch_min}-{device.batch_max}; "
-                            f"pick --batch in that range")
+    check_typed_range(device, batch, error=ScheduleError)
     if graph.meta["seq_len"] != schedule.seq_len:
         raise ScheduleError(f"graph traced at seq_len {graph.meta['seq_len']} but schedule says {schedule.seq_len}")
     lw = _Lowering(graph, device, schedule, batch)
     lw.run()
+    check_scheduled(lw.ops)
     weights = list(lw.weights.values())
     peak = plan_buffers(lw.ops, device, lw.inputs, weights)
     l1 = l1_plan(lw, weights)

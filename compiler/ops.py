@@ -1,11 +1,14 @@
-"""The TT-NN-level op vocabulary and its float32 reference semantics.
+"""The op registry: every IR kind, its float32 reference semantics, attributes, TT-NN call, family and stages.
 
-Each kind maps to one TT-NN call in the emitted program (see kernels/). The functions here say
-what the op computes, exactly, so the interpreter can check every rewrite against Hugging Face.
+Each device kind maps to one TT-NN call in the emitted program, whose program config its family's module in
+kernels/ derives. The functions here say what the op computes, exactly, so the interpreter can check every
+rewrite against Hugging Face; `OPS` (at the end) is the one table the interpreter, the pass pipeline's stage
+checks and lowering read.
 """
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -97,26 +100,70 @@ def identity(x, **_):
     return x
 
 
-REFERENCE = {
-    "attention_mask": attention_mask,
-    "embedding": embedding,
-    "add": add,
-    "layer_norm": layer_norm,
-    "linear": linear,
-    "split_heads": split_heads,
-    "matmul": matmul,
-    "scale_mask_softmax": scale_mask_softmax,
-    "concat_heads": concat_heads,
-    "split_logits": split_logits,
-    "take_logits": take_logits,
-    "pool": pool,
-    "to_sharded": identity,
-    "to_interleaved": identity,
-}
+@dataclass(frozen=True)
+class OpSpec:
+    """One op kind, said once: what it computes, its attributes, the TT-NN call, its family and its stages.
 
-# Kinds that run on the host, before or after the device program.
-HOST_KINDS = {"attention_mask", "split_logits", "take_logits", "pool"}
-TT_KINDS = set(REFERENCE) - HOST_KINDS
-LEAF_KINDS = {"input", "param", "buffer", "output", "getitem"}
+    Stages are the pipeline's positions: "traced" (the aten graph), then each pass of compiler/passes/pipeline.py
+    by name (the IR after it), then "scheduled" (the lowered program's ops). A kind may exist from `first` to
+    `last`, both included; pipeline.py checks every IR against this after every pass and after scheduling.
+    """
+    kind: str
+    semantics: Callable | None          # float32 reference (None: leaves and aten ops, run by the interpreter)
+    attrs: tuple[str, ...]              # the attributes that are arguments of `semantics`
+    ttnn: str | None                    # the function the emitted program calls (None: not a device op)
+    family: str                         # kernels/<family>.py derives its configs; "host" / "leaf" / "aten"
+    first: str                          # first stage where the kind may exist
+    last: str                           # last stage where it may exist
 
-SOFTMAX_SCALE = lambda head_dim: 1.0 / math.sqrt(head_dim)  # noqa: E731
+    @property
+    def on_device(self) -> bool:
+        return self.ttnn is not None
+
+
+TRACED, LAST_PASS, SCHEDULED = "traced", "lower_heads", "scheduled"
+
+_SPECS = [
+    # host-side: made by the passes, done by the runtime around the device program (never scheduled)
+    OpSpec("attention_mask", attention_mask, ("fill",), None, "host", "extract_attention_mask", LAST_PASS),
+    OpSpec("split_logits", split_logits, ("columns",), None, "host", "lower_qa_head", LAST_PASS),
+    OpSpec("take_logits", take_logits, ("row", "columns"), None, "host", "lower_heads", LAST_PASS),
+    OpSpec("pool", pool, ("mode", "normalize"), None, "host", "lower_heads", LAST_PASS),
+    # device ops: made by a pass, lowered to one TT-NN call each
+    OpSpec("embedding", embedding, (), "ttnn.embedding", "embedding", "fuse_embeddings", SCHEDULED),
+    OpSpec("add", add, (), "ttnn.add", "embedding", "fuse_embeddings", SCHEDULED),
+    OpSpec("layer_norm", layer_norm, ("eps", "residual"), "ttnn.layer_norm", "layernorm", "fuse_embeddings", SCHEDULED),
+    OpSpec("linear", linear, ("activation",), "ttnn.linear", "matmul", "fuse_qkv", SCHEDULED),
+    OpSpec("split_heads", split_heads, ("num_heads", "groups"),
+           "ttnn.experimental.split_query_key_value_and_split_heads", "attention", "fuse_qkv", SCHEDULED),
+    OpSpec("matmul", matmul, (), "ttnn.matmul", "matmul", "fuse_attention", SCHEDULED),
+    OpSpec("scale_mask_softmax", scale_mask_softmax, ("scale",), "ttnn.scale_mask_softmax_in_place", "softmax",
+           "fuse_attention", SCHEDULED),
+    OpSpec("concat_heads", concat_heads, (), "ttnn.experimental.nlp_concat_heads", "attention", "fuse_attention",
+           SCHEDULED),
+    # layout conversions: only lowering makes them, where placements change
+    OpSpec("to_sharded", identity, (), "ttnn.interleaved_to_sharded", "data_movement", SCHEDULED, SCHEDULED),
+    OpSpec("to_interleaved", identity, (), "ttnn.sharded_to_interleaved", "data_movement", SCHEDULED, SCHEDULED),
+    # graph leaves: values, not ops; lowering turns them into inputs, weights and the output
+    *(OpSpec(k, None, (), None, "leaf", TRACED, LAST_PASS) for k in ("input", "param", "buffer", "output", "getitem")),
+]
+OPS: dict[str, OpSpec] = {s.kind: s for s in _SPECS}
+
+# Traced aten ops: any overload, until the passes have rewritten them (pipeline.check_lowered). The ones that do
+# nothing at inference go in the first pass (remove_inference_noops).
+ATEN = OpSpec("aten.*", None, (), None, "aten", TRACED, LAST_PASS)
+INFERENCE_NOOPS = ("dropout", "contiguous", "clone", "alias", "detach")
+ATEN_NOOP = OpSpec("aten.<noop>", None, (), None, "aten", TRACED, TRACED)
+
+
+def spec(kind: str) -> OpSpec | None:
+    """The spec of an IR kind (an aten overload "aten.name.overload" maps to the aten entries); None if unknown."""
+    if kind.startswith("aten."):
+        return ATEN_NOOP if kind.split(".")[1] in INFERENCE_NOOPS else ATEN
+    return OPS.get(kind)
+
+
+REFERENCE = {k: s.semantics for k, s in OPS.items() if s.semantics is not None}
+HOST_KINDS = {k for k, s in OPS.items() if s.family == "host"}
+TT_KINDS = {k for k, s in OPS.items() if s.on_device}
+LEAF_KINDS = {k for k, s in OPS.items() if s.family == "leaf"}

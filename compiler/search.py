@@ -4,14 +4,14 @@ Alternatives, one family at a time from the best so far (coordinate descent):
   1. grid orientation: which grid axis carries the hidden size, the shard orientation, the hidden core count;
   2. dtypes where the schedule allows: activations, weights and the attention scores at the schedule's
      precision or higher (bfloat16); never lower, since nothing here can measure the accuracy lost;
-  3. placement of the attention scores (placement.attention);
-  4. per-op program configs: in0_block_w and the output subblock of every matmul, subblock_w of softmax and
+  3. per-op program configs: in0_block_w and the output subblock of every matmul, subblock_w of softmax and
      layernorm; each op role is searched on its own (an op's price depends only on its own config), then the
      best of every role are combined and checked together.
 Every candidate is lowered by compiler/lower.py, so legality is decided by the same kernels/ functions as a
-build (kernels.common.Violation -> compiler.errors.LegalityError, the per-core L1 budget included). One ttnn
-rule that kernels/matmul.py does not check yet is applied here before lowering: out_subblock_w == per_core_N
-or out_subblock_h == 1 (ttnn's matmul validation; every reference config obeys it).
+build (kernels.common.Violation -> compiler.errors.LegalityError, the per-core L1 budget included). The
+sharded-subblock rule of kernels/matmul.py (out_subblock_w == per_core_N or out_subblock_h == 1) is asked before
+lowering, to spare a lowering per subblock it refuses. The attention scores' placement is not searched: lowering
+always height-shards them (the batched matmul's layout), so every other placement.attention would be refused.
 The build itself keeps the schedule's configs (the reference): search only reports, and prints the schedule
 keys that would select the best alternative.
 """
@@ -24,16 +24,17 @@ from dataclasses import dataclass, field
 
 from kernels import attention
 from kernels.common import MAX_SUBBLOCK_TILES, TILE, divisors
+from kernels.matmul import ATTENTION_ROLES, SHARDED_SUBBLOCK_RULE, attention_kn, sharded_subblock_ok
 
 from .cost_model import Prediction, predict
 from .errors import ScheduleError, UserError
 from .lower import lower
 from .manifest import manifest as make_manifest
-from .schedule import ORIENTATIONS, PLACEMENTS, Device, Schedule
+from .schedule import ORIENTATIONS, Device, Schedule
+from .target import hidden_core_fits
 
 # A candidate must beat the incumbent by more than this to replace it (ties keep the reference).
 MIN_GAIN = 0.002
-TTNN_SUBBLOCK_RULE = "out_subblock_w == per_core_N or out_subblock_h == 1 (ttnn matmul validation)"
 
 
 @dataclass
@@ -135,7 +136,7 @@ class _Searcher:
     def evaluate(self, stage: str, label: str, schedule: Schedule, record: bool = True) -> Candidate:
         c = Candidate(stage, label, schedule)
         try:
-            program = lower(self.graph.copy(), self.device, schedule, self.batch,
+            program = lower(self.graph, self.device, schedule, self.batch,
                             model_name=self.model_name, config_hash=self.config_hash)
         except ScheduleError as e:               # LegalityError included: the rule, the numbers, the key
             c.refused = getattr(e, "rule", None) or str(e).split(" (")[0]
@@ -159,12 +160,12 @@ def _better(a: Candidate, b: Candidate) -> bool:
 
 
 def _grid_variants(base: Schedule, device: Device, meta: dict) -> list[tuple[str, Schedule]]:
-    hidden_tiles, heads = meta["hidden_size"] // TILE, meta["num_heads"]
+    heads = meta["num_heads"]
     out = []
     for axis in ("x", "y"):
         along = device.grid_x if axis == "x" else device.grid_y
         # the head split reads exactly 2 heads per core column (kernels/attention.py): one legal count per model
-        fits = [g for g in range(1, along + 1) if hidden_tiles % g == 0 and heads == attention.HEADS_PER_CORE * g]
+        fits = [g for g in hidden_core_fits(along, meta["hidden_size"], heads) if heads == attention.HEADS_PER_CORE * g]
         for orientation in ORIENTATIONS:
             for cores in sorted(fits, reverse=True):
                 s = dataclasses.replace(base, hidden_axis=axis, shard_orientation=orientation, hidden_cores=cores)
@@ -195,10 +196,6 @@ def _dtype_variants(base: Schedule) -> list[tuple[str, Schedule]]:
     return out
 
 
-_REALIZED = {"DRAM": ("DRAM", "INTERLEAVED"), "L1_INTERLEAVED": ("L1", "INTERLEAVED"),
-             "BLOCK_SHARDED": ("L1", "BLOCK_SHARDED"), "HEIGHT_SHARDED": ("L1", "HEIGHT_SHARDED")}
-
-
 def _role_variants(base: Schedule, m: dict) -> list[tuple[str, str, dict | None, str]]:
     """(role, label, override fields or None, refusal rule) for every program-config alternative of every role."""
     out = []
@@ -217,7 +214,8 @@ def _role_variants(base: Schedule, m: dict) -> list[tuple[str, str, dict | None,
                 kbs = divisors(k // m["hidden_cores"])
                 rows = cfg["per_core_M"]
             else:
-                k = {"attention_scores": head_tiles, "attention_context": seq_tiles}.get(role, cfg["in0_block_w"])
+                k = (attention_kn(role, seq=seq_tiles, head_dim=head_tiles)[0] if role in ATTENTION_ROLES
+                     else cfg["in0_block_w"])
                 kbs = divisors(k)
                 rows = seq_tiles           # a subblock tiles one head's rows
             n = cfg["per_core_N"]
@@ -230,7 +228,7 @@ def _role_variants(base: Schedule, m: dict) -> list[tuple[str, str, dict | None,
                             continue
                         fields = {**current, "in0_block_w": kb, "out_subblock_h": h, "out_subblock_w": w}
                         label = f"{role}: in0_block_w {kb}, subblock {h}x{w}"
-                        rule = "" if (w == n or h == 1) else TTNN_SUBBLOCK_RULE
+                        rule = "" if sharded_subblock_ok(h, w, n) else SHARDED_SUBBLOCK_RULE
                         out.append((role, label, fields, rule))
         else:                                  # softmax / layernorm
             for sw in divisors(cfg["block_w"]):
@@ -270,28 +268,7 @@ def search(*, graph, device: Device, schedule: Schedule, batch: int, model_name:
     stage("grid orientation", grid_variants)
     # 2. dtypes at the schedule's precision or higher
     stage("dtypes", _dtype_variants(best.schedule))
-    # 3. placement of the attention scores: only what lowering realizes counts
-    n_before = len(s.tried)
-    realized = []
-    for p in PLACEMENTS:
-        if p == best.schedule.placement["attention"]:
-            continue
-        sched = dataclasses.replace(best.schedule, placement={**best.schedule.placement, "attention": p})
-        c = s.evaluate("attention placement", f"attention scores {p}", sched)
-        if c.legal:
-            op = next(o for o in c.manifest["ops"] if o["role"] == "attention_scores")
-            got = (op["memory"]["buffer"], op["memory"]["layout"])
-            if got != _REALIZED[p]:
-                c.us = c.samples_per_s = None
-                c.refused = f"placement.attention not realized by lowering (the scores stay {got[0]} {got[1]})"
-        realized.append(c)
-    legal = [c for c in realized if c.legal]
-    top = min(legal, key=lambda c: c.us) if legal else None
-    stages.append(("attention placement", top, len(s.tried) - n_before, len(legal),
-                   "lowering places the scores HEIGHT_SHARDED whatever is asked"))
-    if top is not None and _better(top, best):
-        best = top
-    # 4. per-op program configs, each role on its own, then combined
+    # 3. per-op program configs, each role on its own, then combined
     base = best
     per_role: dict[str, Candidate] = {}
     counts: dict[str, list[int]] = {}

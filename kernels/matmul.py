@@ -25,6 +25,20 @@ MCAST_INPUT_BUFFERING_DEPTH = 2   # tt-metal matmul utilities: in0/in1 CBs doubl
 MULTICAST = "MatmulMultiCoreReuseMultiCastProgramConfig"
 REUSE = "MatmulMultiCoreReuseProgramConfig"
 
+ATTENTION_ROLES = ("attention_scores", "attention_context")
+# ttnn's matmul validation for a sharded output: a subblock spans the shard's full width or is one tile high.
+SHARDED_SUBBLOCK_RULE = "sharded output: out_subblock_w == per_core_N or out_subblock_h == 1"
+
+
+def attention_kn(role: str, *, seq: int, head_dim: int) -> tuple[int, int]:
+    """K and N of a batched attention matmul, in the units given (elements or tiles): the scores are
+    Q [S, D] x K^T [D, S] (K = head_dim, N = seq), the context is probs [S, S] x V [S, D] (K = seq, N = head_dim)."""
+    return (head_dim, seq) if role == "attention_scores" else (seq, head_dim)
+
+
+def sharded_subblock_ok(out_subblock_h: int, out_subblock_w: int, per_core_n: int) -> bool:
+    return out_subblock_w == per_core_n or out_subblock_h == 1
+
 
 def _subblock(per_core_m: int, per_core_n: int, override: dict, limit: int) -> tuple[int, int]:
     h, w = choose_subblock(per_core_m, per_core_n, limit)
@@ -41,8 +55,8 @@ def check_common(cfg: dict, k_tiles: int, key: str, max_subblock: int = MAX_SUBB
     fp32 = " (fp32_dest_acc_en)" if max_subblock < MAX_SUBBLOCK_TILES else ""
     require(h * w <= max_subblock, f"out_subblock_h * out_subblock_w <= {max_subblock}{fp32}",
             f"{h} x {w} = {h * w}", f"{key}.out_subblock_w")
-    require(w == n or h == 1, "sharded output: out_subblock_w == per_core_N or out_subblock_h == 1",
-            f"out_subblock {h} x {w}, per_core_N={n}", f"{key}.out_subblock_h")
+    require(sharded_subblock_ok(h, w, n), SHARDED_SUBBLOCK_RULE, f"out_subblock {h} x {w}, per_core_N={n}",
+            f"{key}.out_subblock_h")
 
 
 def linear_config(*, m_tiles: int, k_tiles: int, n_tiles: int, grid: tuple[int, int], hidden_cores: int,

@@ -5,9 +5,8 @@ Contract: dropout (eval mode), contiguous, clone and alias are replaced by their
     after:  y = aten.linear.default(x, w, b)
 """
 from ..ir import Graph
+from ..ops import INFERENCE_NOOPS as NOOPS
 from .match import is_aten
-
-NOOPS = ("dropout", "contiguous", "clone", "alias", "detach")
 
 
 def run(graph: Graph) -> Graph:

@@ -11,7 +11,6 @@ from .app import (
     DEFAULT_INPUTS,
     DEFAULT_MODEL_DIR,
     answer_examples,
-    format_squad_report,
     hf_reference_predict,
     load_demo_inputs,
     run_demo,
@@ -45,6 +44,5 @@ __all__ = [
     "answer_examples",
     "run_demo",
     "run_squad",
-    "format_squad_report",
     "hf_reference_predict",
 ]

@@ -302,21 +302,6 @@ def run_squad(
     return result
 
 
-def format_squad_report(result: dict) -> str:
-    """Human-readable lines for a ``run_squad`` result: program vs HF fp32 and the difference."""
-    n = result["samples"]
-    kind = "SQuAD v2 (no-answer handling on)" if result.get("version_2") else "SQuAD v1.1"
-    lines = [f"{kind}: {n} questions, {result.get('windows', n)} windows"]
-    lines.append(f"{'':12}{'program':>10}{'HF fp32':>10}{'diff':>10}")
-    for key, name in (("exact", "exact match"), ("f1", "F1")):
-        ours, ref = result[key], result.get(f"ref_{key}")
-        if ref is None:
-            lines.append(f"{name:12}{ours:10.2f}{'-':>10}{'-':>10}")
-        else:
-            lines.append(f"{name:12}{ours:10.2f}{ref:10.2f}{ours - ref:+10.2f}")
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------------------
 # HF reference
 # ---------------------------------------------------------------------------------------

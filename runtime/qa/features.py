@@ -206,12 +206,3 @@ def group_windows(windows: Iterable[Window]) -> dict[int, list[int]]:
     for pos, w in enumerate(windows):
         groups.setdefault(w.example_index, []).append(pos)
     return groups
-
-
-def stack_windows(windows: Sequence[Window]) -> dict[str, np.ndarray]:
-    """Stack windows (of equal length) into int64 ``[n, seq_len]`` model inputs."""
-    return {
-        "input_ids": np.stack([w.input_ids for w in windows]),
-        "token_type_ids": np.stack([w.token_type_ids for w in windows]),
-        "attention_mask": np.stack([w.attention_mask for w in windows]),
-    }

@@ -27,8 +27,9 @@ from compiler.lower import lower
 from compiler.manifest import manifest as make_manifest
 from compiler.passes.pipeline import run_passes
 from compiler.schedule import default_schedule_for, find_device, load_device
-from compiler.search import TTNN_SUBBLOCK_RULE, search
+from compiler.search import search
 from compiler.sensitivity import sensitivity
+from kernels.matmul import SHARDED_SUBBLOCK_RULE
 
 from bert_helpers import traced
 
@@ -302,7 +303,7 @@ def test_search_keeps_the_reference_for_a_seed_target(large2_wh7):
     result = search(graph=large2_wh7, device=device, schedule=default_schedule_for(device), batch=7)
     assert result.best is result.reference and not result.changes
     stages = {s[0]: s for s in result.stages}
-    assert set(stages) == {"grid orientation", "dtypes", "attention placement", "program configs"}
+    assert set(stages) == {"grid orientation", "dtypes", "program configs"}
     # the head split takes 2 heads per core, so 16 heads need 8 cores across hidden: grid y (7) cannot hold them,
     # and the only alternative left, the other shard orientation on x, is refused
     grid_tried = [c for c in result.tried if c.stage == "grid orientation"]
@@ -311,7 +312,7 @@ def test_search_keeps_the_reference_for_a_seed_target(large2_wh7):
     legal = [c for c in result.tried if c.legal]
     assert len(legal) > 50 and all(c.manifest is not None for c in legal)
     refused = {c.refused for c in result.tried if not c.legal}
-    assert TTNN_SUBBLOCK_RULE in refused                      # applied before lowering
+    assert SHARDED_SUBBLOCK_RULE in refused                      # applied before lowering
     assert refused & {"live L1 per core <= device L1", "per_core_M x grid rows covers M",
                       "per_core_N x grid columns covers N"}                                  # by lowering
     text = result.render()

@@ -84,36 +84,29 @@ def _schedule_with(tmp_path: Path, device_name: str, replace: dict[str, str]) ->
     return path
 
 
-def test_reject_hidden_cores_not_dividing_hidden(tmp_path):
-    sched = load_schedule(_schedule_with(tmp_path, "wormhole_n300", {"hidden_cores: auto": "hidden_cores: 8"}))
-    with pytest.raises(LegalityError, match="hidden cores divide hidden tiles and heads.*hidden 384 = 12 tiles") as e:
-        _lowered("minilm", "wormhole_n300", 4, sched)
-    assert e.value.key == "activation_grid.hidden_cores"
+# (what the schedule gets wrong, device, file edit, model, batch, the rule's message, the schedule key it names)
+_BAD_SCHEDULES = [
+    ("hidden_cores_not_dividing_hidden", "wormhole_n300", {"hidden_cores: auto": "hidden_cores: 8"}, "minilm",
+     "hidden cores divide hidden tiles and heads.*hidden 384 = 12 tiles", "activation_grid.hidden_cores"),
+    ("hidden_cores_larger_than_grid", "wormhole_n300", {"hidden_cores: auto": "hidden_cores: 16"}, "large2",
+     "hidden cores fit the device grid", "activation_grid.hidden_cores"),
+    ("subblock_over_register_budget", "wormhole_n300",
+     {"overrides: {}": "overrides: {ff1: {out_subblock_h: 2, out_subblock_w: 8}}"}, "large2",
+     r"layer0.ff1: out_subblock_h \* out_subblock_w <= 8 violated \(2 x 8 = 16\)", "overrides.ff1.out_subblock_w"),
+    ("in0_block_w_not_dividing_k", "wormhole_n300", {"overrides: {}": "overrides: {ff2: {in0_block_w: 5}}"}, "large2",
+     "K tiles % in0_block_w == 0", "overrides.ff2.in0_block_w"),
+    ("per_core_n_not_divisible_by_subblock", "wormhole_n300",
+     {"overrides: {}": "overrides: {qkv: {out_subblock_w: 5, out_subblock_h: 1}}"}, "large2",
+     "per_core_N % out_subblock_w == 0", "overrides.qkv.out_subblock_w"),
+]
 
 
-def test_reject_hidden_cores_larger_than_grid(tmp_path):
-    sched = load_schedule(_schedule_with(tmp_path, "wormhole_n300", {"hidden_cores: auto": "hidden_cores: 16"}))
-    with pytest.raises(LegalityError, match="hidden cores fit the device grid"):
-        _lowered("large2", "wormhole_n300", 4, sched)
-
-
-def test_reject_subblock_over_register_budget(tmp_path):
-    sched = load_schedule(_schedule_with(tmp_path, "wormhole_n300", {"overrides: {}": "overrides: {ff1: {out_subblock_h: 2, out_subblock_w: 8}}"}))
-    with pytest.raises(LegalityError, match=r"layer0.ff1: out_subblock_h \* out_subblock_w <= 8 violated \(2 x 8 = 16\)") as e:
-        _lowered("large2", "wormhole_n300", 4, sched)
-    assert e.value.key == "overrides.ff1.out_subblock_w"
-
-
-def test_reject_in0_block_w_not_dividing_k(tmp_path):
-    sched = load_schedule(_schedule_with(tmp_path, "wormhole_n300", {"overrides: {}": "overrides: {ff2: {in0_block_w: 5}}"}))
-    with pytest.raises(LegalityError, match="K tiles % in0_block_w == 0"):
-        _lowered("large2", "wormhole_n300", 4, sched)
-
-
-def test_reject_per_core_n_not_divisible_by_subblock(tmp_path):
-    sched = load_schedule(_schedule_with(tmp_path, "wormhole_n300", {"overrides: {}": "overrides: {qkv: {out_subblock_w: 5, out_subblock_h: 1}}"}))
-    with pytest.raises(LegalityError, match="per_core_N % out_subblock_w == 0"):
-        _lowered("large2", "wormhole_n300", 4, sched)
+@pytest.mark.parametrize("what,device_name,edit,model,pattern,key", _BAD_SCHEDULES, ids=[b[0] for b in _BAD_SCHEDULES])
+def test_reject_bad_schedule(tmp_path, what, device_name, edit, model, pattern, key):
+    sched = load_schedule(_schedule_with(tmp_path, device_name, edit))
+    with pytest.raises(LegalityError, match=pattern) as e:
+        _lowered(model, device_name, 4, sched)
+    assert e.value.key == key
 
 
 def test_reject_l1_overflow(tmp_path):

@@ -458,8 +458,8 @@ def test_search_table_cells_and_sign(small, tmp_path):
     assert lines[at + 2].split() == ["stage", "tried", "legal", "best", "alternative", "speed"]
     table = lines[at + 3:next(i for i, line in enumerate(lines) if line.startswith("  reference"))]
     text = " ".join(" ".join(line.split()) for line in table)
-    # the long note is whole, wrapped onto a second line rather than cut at 58 characters
-    assert "lowering places the scores HEIGHT_SHARDED whatever is asked" in text
+    # one row per search stage (the attention-placement stage, which could only refuse, is gone)
+    assert [line.split()[0] for line in table if line[2:3] != " "] == ["grid", "dtypes", "program"], text
     for line in table:
         cell = line[2 + 20 + 1 + 5 + 1 + 5 + 2:]
         assert len(cell.rstrip()) <= 58 + 1 + 8
