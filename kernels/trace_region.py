@@ -13,7 +13,7 @@ What a trace holds (tt-metal sources; facts only):
 Estimates (ours, per op, not read from a program): 3 kernels (reader, writer, compute) of up to 4 KiB of binary each
 plus 256 B of launch message, go signal and command headers; per core 32 CB configs x 16 B and 3 kernels x 21
 runtime-argument words x 4 B (rounded to 768 B). Every op is charged the full grid. For bert-large on the 8x8 grid
-this gives 276 ops x 61,696 B = 17.0 MB, and with the 1.5x headroom 25.5 MB: the same order as the 23,887,872 B that
+this gives 273 op commands x 61,696 B = 16.8 MB, and with the 1.5x headroom 25.3 MB: the same order as the 23,887,872 B that
 Tenstorrent's traced demos open their devices with (e.g. models/demos/yolov9c/tests/perf/test_e2e_performant.py).
 """
 from __future__ import annotations
