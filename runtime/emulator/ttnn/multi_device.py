@@ -33,9 +33,11 @@ from ..errors import EmulatorError, OpInputError
 class MeshShape:
     """``ttnn.MeshShape(s0, s1)`` or ``MeshShape([s0, s1, ...])``: row-major, outer dimension first."""
 
-    def __init__(self, *dims):
-        if len(dims) == 1 and not isinstance(dims[0], int):
-            dims = tuple(dims[0])
+    def __init__(self, s0=None, s1=None, s2=None, shape=None):
+        """The wheel's overloads: (s0, s1), (s0, s1, s2), (shape: sequence)."""
+        if shape is None and s0 is not None and not isinstance(s0, int):
+            shape, s0 = s0, None
+        dims = tuple(shape) if shape is not None else tuple(d for d in (s0, s1, s2) if d is not None)
         if not dims or any(not isinstance(d, int) or d < 1 for d in dims):
             raise TypeError(f"MeshShape needs positive integer dimensions, got {dims!r}")
         self.dims = tuple(int(d) for d in dims)

@@ -507,15 +507,25 @@ def copy(input_a, input_b) -> None:
         b._buffer.data = a._stored(op).clone().reshape(b._buffer.data.shape)
 
 
-def allocate_tensor_on_device(shape, dtype, layout, mesh_device, memory_config=None):
+def allocate_tensor_on_device(*args, tensor_spec=None, mesh_device=None, shape=None, dtype=None, layout=None,
+                              memory_config=None):
     """``allocate_tensor_on_device(shape, dtype, layout, mesh_device, memory_config=None)``: an uninitialised
-    device tensor (zeros here)."""
+    device tensor (zeros here).  The wheel's other overload, ``(tensor_spec, mesh_device)``, needs ttnn.TensorSpec,
+    which the emulator does not model."""
     import torch
 
+    from ..errors import UnsupportedError
     from .operations import to_device
     from .tensor import new_tensor
 
     op = "ttnn.allocate_tensor_on_device"
+    if tensor_spec is not None or len(args) == 2:
+        raise UnsupportedError("allocate_tensor_on_device(tensor_spec, mesh_device): ttnn.TensorSpec is not emulated; "
+                               "pass shape, dtype, layout, mesh_device, memory_config", op=op, rule="tensor_spec")
+    given = dict(zip(("shape", "dtype", "layout", "mesh_device", "memory_config"), args))
+    shape, dtype = given.get("shape", shape), given.get("dtype", dtype)
+    layout, mesh_device = given.get("layout", layout), given.get("mesh_device", mesh_device)
+    memory_config = given.get("memory_config", memory_config)
     queues = getattr(mesh_device, "queues", None)
     host = new_tensor(torch.zeros(tuple(shape)), dtype, layout, None, None, op, "host tensor")
     if isinstance(mesh_device, MeshDevice):
