@@ -19,6 +19,7 @@ from .manifest import manifest
 from .model_source import resolve_model
 from .passes.pipeline import check_lowered, run_passes
 from .program import Program
+from .runner import check_target, make_runner
 from .schedule import (Device, Schedule, check_seq_len, default_schedule_for, find_device, find_schedule,
                        with_precision)
 from .target import above_typed_range, check_typed_range
@@ -59,10 +60,12 @@ def check_seq_len_arg(seq_len: int) -> None:
 
 def compile_model(*, batch: int, device: Device, schedule: Schedule | None = None, model: str | None = None,
                   architecture: str | None = None, precision: str = "reference", seq_len: int | None = None,
-                  task: str | None = None, dump_ir: Path | None = None) -> BuildResult:
+                  task: str | None = None, dump_ir: Path | None = None, trace: bool = False,
+                  mesh_shape: tuple = (1, 1)) -> BuildResult:
     """Build one program. `task` (qa, embed, sequence-classification, token-classification) defaults to the head the
     checkpoint's config.json names; `seq_len` overrides the schedule's (program configs and L1 derive from it);
-    `dump_ir` names a directory for the IR after each pass (ir_dumper)."""
+    `dump_ir` names a directory for the IR after each pass (ir_dumper); `trace` / `mesh_shape` choose the runner."""
+    check_target(device, mesh_shape, trace)
     schedule = with_precision(schedule or default_schedule_for(device), precision, device.arch)
     if seq_len is not None:
         check_seq_len_arg(seq_len)
@@ -93,10 +96,11 @@ def compile_model(*, batch: int, device: Device, schedule: Schedule | None = Non
     t2 = time.perf_counter()
     program = lower(graph, device, schedule, batch, model_name=src.name, config_hash=src.config_hash)
     t3 = time.perf_counter()
-    code = render(program)
+    runner = make_runner(program, mesh_shape, trace)
+    code = render(program, runner)
     sha = hashlib.sha256(code.encode()).hexdigest()
     t4 = time.perf_counter()
-    return BuildResult(program, code, manifest(program, sha),
+    return BuildResult(program, code, manifest(program, sha, runner),
                        {"trace_s": t1 - t0, "passes_s": t2 - t1, "lower_s": t3 - t2, "emit_s": t4 - t3}, graph)
 
 

@@ -16,6 +16,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _build(args) -> int:
     from .build import compile_model, resolve_target, write_build
+    from .runner import parse_mesh
     from .target import check_batch_flag
 
     check_batch_flag(args.batch)
@@ -24,13 +25,19 @@ def _build(args) -> int:
     if args.search and not device.rates:
         raise UserError(f"--search needs the cost model's rates: {device.path} has no 'rates' section")
     result = compile_model(batch=args.batch, device=device, schedule=schedule, model=args.model, precision=args.precision,
-                           seq_len=args.seq_len, task=args.task, dump_ir=args.dump_ir)
+                           seq_len=args.seq_len, task=args.task, dump_ir=args.dump_ir, trace=args.trace,
+                           mesh_shape=parse_mesh(args.mesh))
     out = Path(args.output or f"build/{device.name}-b{args.batch}")
     write_build(result, out)
     p = result.program
     print(f"built {p.model_name} ({p.architecture}, task {p.task}) for {device.name} batch {p.batch} x {p.seq_len} tokens: grid {p.grid[0]}x{p.grid[1]} {p.orientation}, "
           f"{len(p.ops)} ops, peak L1 {p.peak_l1_bytes_per_core} B/core of {device.l1_bytes_per_core} "
           f"-> {out}/program.py ({time.perf_counter() - t0:.1f} s)")
+    r = result.manifest["runner"]
+    if r["trace"] or r["chips"] > 1:
+        print(f"runner: {'trace + 2 command queues' if r['trace'] else 'eager'}, mesh {r['mesh_shape'][0]}x"
+              f"{r['mesh_shape'][1]} ({r['chips']} chips x batch {r['batch_per_chip']} = {r['chips'] * r['batch_per_chip']} "
+              f"sequences per run)" + (f", trace region {r['trace_region_size']} B" if r["trace"] else ""))
     worst = p.l1_plan.min_headroom if p.l1_plan else None
     if worst is not None:
         print(f"L1 plan: buffers and circular buffers fit every op; least headroom {worst.headroom} B at {worst.name} "
@@ -111,6 +118,10 @@ def parser() -> argparse.ArgumentParser:
                    "checkpoint's sentence-transformers config says), sequence-classification, token-classification "
                    "(default: the head config.json 'architectures' names; qa when it names none)")
     b.add_argument("--eth-dispatch", action="store_true", help="Wormhole with ethernet dispatch (8x8 grid)")
+    b.add_argument("--trace", action="store_true", help="also emit the performant runner: forward captured as a trace, "
+                   "inputs written on a second command queue (ttnn 0.81 targets; Grayskull v0.55 has no such runner)")
+    b.add_argument("--mesh", metavar="RxC", help="data parallel over a mesh of chips, e.g. 1x2 (N300) or 1x8 (T3000): "
+                   "--batch sequences per chip, inputs sharded by batch, weights replicated")
     b.add_argument("-o", "--output", help="output directory (default build/<device>-b<batch>)")
     b.add_argument("--dump-ir", metavar="DIR", help="also write the IR before the passes and after each one to DIR "
                    "(NN_<pass>.ir in pipeline order; 'unchanged' when a pass changed nothing)")

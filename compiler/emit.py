@@ -188,7 +188,8 @@ def _op_lines(op: ScheduledOp, scope: _Scope) -> list[str]:
     return lines
 
 
-def render(program: Program) -> str:
+def render(program: Program, runner=None) -> str:
+    """program.py for `program`; `runner` (compiler/runner.py) adds the mesh and the traced runner."""
     weights = program.weight_params
     ops = program.ops
     mask_input = next(i for i in program.inputs if "fill" in i)
@@ -272,9 +273,23 @@ def render(program: Program) -> str:
         mask_name=mask_input["name"], mask_var=_var(mask_input["name"]), mask_fill=mask_input["fill"],
         mask_dtype=mask_input["dtype"], mask_memcfg=memcfg_name(mask_input["placement"]),
         layer_lines=[Code(x) for x in bodies[0]], layer_op_count=len(layer_ops), pre_lines=[Code(x) for x in pre_lines],
-        post_lines=[Code(x) for x in post_lines],
+        post_lines=[Code(x) for x in post_lines], **_runner_context(runner),
     )
     return _ENV.get_template("program.py.jinja").render(**ctx)
+
+
+def _runner_context(runner) -> dict:
+    """Template values of the runner: the one-chip eager program unless the build is traced or on a mesh."""
+    on_mesh = runner is not None and runner.on_mesh
+    info = dict(on_mesh=on_mesh, trace=bool(runner and runner.trace))
+    if on_mesh:
+        info.update(rows=runner.mesh_shape[0], cols=runner.mesh_shape[1], chips=runner.chips,
+                    command_queues=runner.command_queues, trace_region_size=runner.trace_region_size,
+                    trace_ops=runner.trace_ops)
+    return dict(runner=info, host_batch=Code("GLOBAL_BATCH" if on_mesh else "BATCH"),
+                to_host=Code("ttnn.to_torch(output, mesh_composer=ttnn.concat_mesh_to_tensor_composer(device, 0))"
+                             if on_mesh else "ttnn.to_torch(output)"),
+                post_args=Code(", device" if on_mesh else ""))
 
 
 def _layout(w: WeightSpec) -> str:

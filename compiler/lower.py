@@ -412,7 +412,10 @@ def plan_buffers(program_ops: list[ScheduledOp], device: Device, inputs: list[di
         latest_alias.setdefault(inp["name"], inp["name"])
     frees_after: dict[int, list[str]] = {}
     frees_before: dict[int, list[str]] = {}
+    callers = {inp["name"] for inp in inputs}
     for buf, i in last.items():
+        if buf in callers:   # the caller's inputs: forward reads them and leaves them allocated (a trace replays on them)
+            continue
         op = program_ops[i]
         outside = op.layer is not None and producer_layer.get(buf) != op.layer and layer_input.get(op.layer) != buf
         if outside and after_loop is not None:

@@ -1,11 +1,14 @@
 """manifest.json: what was built, for whom, and every op with its config, placement and L1 use."""
 from __future__ import annotations
 
+from kernels.trace_region import HEADROOM, PER_CORE_BYTES, PROGRAM_BYTES
+
 from .emit import COMPILER_VERSION, _display_path
 from .program import Program
+from .runner import Runner
 
 
-def manifest(program: Program, program_sha256: str) -> dict:
+def manifest(program: Program, program_sha256: str, runner=None) -> dict:
     dev, sched = program.device, program.schedule
     ops = []
     plan = program.l1_plan.ops if program.l1_plan else [None] * len(program.ops)
@@ -47,7 +50,13 @@ def manifest(program: Program, program_sha256: str) -> dict:
         "ops": ops,
         "peak_l1_bytes_per_core": program.peak_l1_bytes_per_core,
         "min_l1_headroom": _min_headroom(program),
+        # how the program runs (compiler/runner.py): trace and command queues, mesh, batch per chip, trace region
+        "runner": (runner or Runner(batch_per_chip=program.batch)).as_manifest(),
     }
+    if runner is not None and runner.trace:
+        result["trace_region"] = {"op_commands": runner.trace_ops, "cores": dev.grid_x * dev.grid_y,
+                                  "program_bytes": PROGRAM_BYTES, "per_core_bytes": PER_CORE_BYTES,
+                                  "headroom": HEADROOM, "source": "kernels/trace_region.py"}
     add_prediction(result, dev)
     return result
 

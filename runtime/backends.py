@@ -48,7 +48,8 @@ class EmulatorBackend:
                                       dispatch_core_type=dispatch,
                                       # the allocator's range, as the compiler planned it (older manifests: all of L1)
                                       l1_unreserved_base=spec.get("l1_unreserved_base", 0),
-                                      l1_small_size=(manifest.get("open_device") or {}).get("l1_small_size", 0))
+                                      l1_small_size=(manifest.get("open_device") or {}).get("l1_small_size", 0),
+                                      chips=(manifest.get("runner") or {}).get("chips", 1))
         self.emulator.formats.tune_allocator()
         stale = self.ttnn.open_device(device_id=0)     # ttnn hands back an already-open device: close it first
         self.ttnn.close_device(stale)

@@ -25,7 +25,14 @@ class Build:
 
     @property
     def batch(self) -> int:
-        return self.manifest["batch"]
+        """Sequences per run: the program's batch on every chip of its mesh."""
+        return self.manifest["batch"] * self.runner["chips"]
+
+    @property
+    def runner(self) -> dict:
+        """manifest `runner` (compiler/runner.py); builds before issue 17: the eager one-chip runner."""
+        return self.manifest.get("runner") or {"trace": False, "command_queues": 1, "mesh_shape": [1, 1], "chips": 1,
+                                               "batch_per_chip": self.manifest["batch"], "trace_region_size": 0}
 
     @property
     def seq_len(self) -> int:

@@ -32,6 +32,7 @@ class Session:
         self.weight_stats["total_s"] = time.perf_counter() - t0
         self.device = self.backend.open(m, self.program)
         self.weights = self.program.weights_to_device(host, self.device)
+        self._runner = None
 
     @property
     def batch(self) -> int:
@@ -54,17 +55,35 @@ class Session:
         classifiers, [B, hidden] sentence embeddings for embed."""
         if self.type_vocab_size == 1:   # a one-segment model: the tokenizer's second-segment ids do not exist here
             token_type_ids = torch.zeros_like(token_type_ids)
-        inputs = self.program.prepare_inputs(input_ids, token_type_ids, attention_mask, self.device)
-        output = self.program.forward(inputs, self.weights)
-        result = self.program.postprocess(output, attention_mask) if self.task == "embed" else self.program.postprocess(output)
-        self.ttnn.deallocate(output)
+        runner = self.build.runner
+        mesh = (self.device,) if runner["trace"] or runner["chips"] > 1 else ()   # mesh programs compose outputs
+        if runner["trace"]:
+            output = self._traced(input_ids, token_type_ids, attention_mask)
+        else:
+            inputs = self.program.prepare_inputs(input_ids, token_type_ids, attention_mask, self.device)
+            output = self.program.forward(inputs, self.weights)
+        args = (output, attention_mask) if self.task == "embed" else (output,)
+        result = self.program.postprocess(*args, *mesh)
+        if not runner["trace"]:
+            self.ttnn.deallocate(output)
         return result
+
+    def _traced(self, input_ids, token_type_ids, attention_mask):
+        """The program's TracedRunner: captured on the first batch, replayed for every batch."""
+        host = self.program.host_inputs(input_ids, token_type_ids, attention_mask, self.device)
+        if self._runner is None:
+            self._runner = self.program.TracedRunner(self.device, self.weights, host)
+        output = self._runner.submit(host)
+        self._runner.synchronize()
+        return output
 
     def l1_peak_bytes_per_core(self) -> int | None:
         peak = getattr(self.device, "l1_peak_bytes_per_core", None)
         return peak() if peak else None
 
     def close(self) -> None:
+        if self._runner is not None:
+            self._runner.release()
         self.backend.close(self.device)
 
     def __enter__(self) -> "Session":

@@ -45,6 +45,25 @@ API_FUNCTIONS = [
     "ttnn.transformer.concatenate_heads",
     "ttnn.experimental.split_query_key_value_and_split_heads",
     "ttnn.experimental.nlp_concat_heads",
+    # mesh, command queues, trace (runtime/emulator/ttnn/multi_device.py, trace.py)
+    "ttnn.open_mesh_device",
+    "ttnn.close_mesh_device",
+    "ttnn.shard_tensor_to_mesh_mapper",
+    "ttnn.replicate_tensor_to_mesh_mapper",
+    "ttnn.concat_mesh_to_tensor_composer",
+    "ttnn.distribute_tensor",
+    "ttnn.get_device_tensors",
+    "ttnn.begin_trace_capture",
+    "ttnn.end_trace_capture",
+    "ttnn.execute_trace",
+    "ttnn.release_trace",
+    "ttnn.record_event",
+    "ttnn.wait_for_event",
+    "ttnn.event_synchronize",
+    "ttnn.synchronize_device",
+    "ttnn.copy_host_to_device_tensor",
+    "ttnn.copy",
+    "ttnn.allocate_tensor_on_device",
 ]
 
 API_CLASSES = [
@@ -63,6 +82,7 @@ API_CLASSES = [
     "ttnn.SoftmaxDefaultProgramConfig",
     "ttnn.DispatchCoreConfig",
     "ttnn.WormholeComputeKernelConfig",
+    "ttnn.MeshShape",
 ]
 
 # ttnn.MemoryConfig's second overload (buffer_type, nd_shard_spec) is ND sharding,

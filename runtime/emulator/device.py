@@ -84,6 +84,7 @@ class DeviceSpec:
     dispatch_core_type: str = "WORKER"  # "WORKER" | "ETH": the dispatch placement `grid` needs
     l1_unreserved_base: int = 0  # where the L1 allocator starts (schedules/devices/*.yaml l1_unreserved_base)
     l1_small_size: int = 0       # L1-small region at the top (open_device l1_small_size)
+    chips: int = 1               # chips of the emulated system (N300: 2, T3000: 8): what open_mesh_device may open
 
     def __post_init__(self):
         if self.arch not in ("wormhole_b0", "grayskull", "blackhole"):
@@ -118,6 +119,7 @@ def set_device_spec(
     dispatch_core_type: Optional[str] = None,
     l1_unreserved_base: Optional[int] = None,
     l1_small_size: Optional[int] = None,
+    chips: Optional[int] = None,
 ) -> DeviceSpec:
     """Select the chip that the next ``ttnn.open_device`` opens.
 
@@ -135,7 +137,8 @@ def set_device_spec(
         base = DeviceSpec(name=name, arch=arch, grid=tuple(grid), l1_bytes=int(l1_bytes))
     given = {"arch": (arch, lambda a: a), "grid": (grid, tuple), "l1_bytes": (l1_bytes, int), "dram_banks": (dram_banks, int),
              "dram_bytes_per_bank": (dram_bytes_per_bank, int), "dispatch_core_type": (dispatch_core_type, str),
-             "l1_unreserved_base": (l1_unreserved_base, int), "l1_small_size": (l1_small_size, int)}
+             "l1_unreserved_base": (l1_unreserved_base, int), "l1_small_size": (l1_small_size, int),
+             "chips": (chips, int)}
     fields = {k: convert(v) for k, (v, convert) in given.items() if v is not None}
     spec = dataclasses.replace(base, name=name, **fields)
     _current_spec = spec
@@ -174,6 +177,13 @@ class Device:
         self.dram_peak_bytes = 0
         self._dram_charges: Dict[int, int] = {}
         self.op_counts: Dict[str, int] = {}
+        # trace support (runtime/emulator/ttnn/trace.py): allocation order, the capture's log, replay mode
+        self._serial = 0
+        self._serials: Dict[int, int] = {}
+        self._sizes: Dict[int, int] = {}
+        self.alloc_log = None          # list of (address, size) while a trace is captured
+        self.free_listener = None      # called with the address of each L1 buffer freed while a trace is captured
+        self.replaying = False         # a trace replays into buffers it already has: ops allocate nothing
 
     # ttnn-facing API ------------------------------------------------------
     def compute_with_storage_grid_size(self):
@@ -242,6 +252,8 @@ class Device:
 
     def _alloc_l1(self, per_core: np.ndarray, what: str, op: str, layout: str = "INTERLEAVED") -> int:
         """Charge ``per_core`` bytes ((y, x) array) at an allocator address; returns a charge id."""
+        if self.replaying:
+            return -1
         with self._lock:
             size = int(per_core.max())
             address = None
@@ -265,6 +277,10 @@ class Device:
             self._charges[cid] = per_core
             if address is not None:
                 self._addresses[cid] = address
+                self._serial += 1
+                self._serials[cid], self._sizes[cid] = self._serial, size
+                if self.alloc_log is not None:
+                    self.alloc_log.append((address, size))
             if self.capture is not None:
                 self.capture.buffer_allocate(address, size, int(np.count_nonzero(per_core)), layout)
             return cid
@@ -275,15 +291,25 @@ class Device:
             if per_core is not None:
                 self._l1 = self._l1 - per_core
             address = self._addresses.pop(cid, None)
+            self._serials.pop(cid, None)
+            self._sizes.pop(cid, None)
             if address is not None:
                 self.l1_allocator.free(address)
+                if self.free_listener is not None:
+                    self.free_listener(address)
                 if self.capture is not None:
                     self.capture.buffer_deallocate(address)
+
+    def l1_buffers_after(self, serial: int):
+        """(charge id, address, size) of the live L1 buffers allocated after allocation number ``serial``."""
+        return [(cid, a, self._sizes[cid]) for cid, a in self._addresses.items() if self._serials[cid] > serial]
 
     def l1_address(self, cid: int) -> Optional[int]:
         return self._addresses.get(cid)
 
     def _alloc_dram(self, nbytes: int) -> int:
+        if self.replaying:
+            return -1
         with self._lock:
             self.dram_allocated_bytes += int(nbytes)
             self.dram_peak_bytes = max(self.dram_peak_bytes, self.dram_allocated_bytes)

@@ -26,3 +26,17 @@ def test_emitted_programs_pass_real_ttnn_check(tmp_path):
     assert summary["ok"] and len(summary["files"]) == len(TARGETS)
     for f in summary["files"]:
         assert f["ttnn_calls_checked"] >= 40 and f["n_configs_constructed"] >= 9, f
+
+
+def test_traced_mesh_program_passes_real_ttnn_check(tmp_path):
+    """The issue-17 target: bert-large on both N300 chips (--mesh 1x2), traced with two command queues, accurate."""
+    result = compile_model(batch=8, device=find_device("wormhole_n300_eth"), precision="accurate", trace=True,
+                           mesh_shape=(1, 2))
+    write_build(result, tmp_path / "mesh")
+    summary = run_program_check([tmp_path / "mesh" / "program.py"])
+    used = set(summary["files"][0]["distinct_functions"])
+    assert {"ttnn.open_mesh_device", "ttnn.begin_trace_capture", "ttnn.execute_trace", "ttnn.record_event",
+            "ttnn.wait_for_event", "ttnn.copy_host_to_device_tensor", "ttnn.shard_tensor_to_mesh_mapper",
+            "ttnn.concat_mesh_to_tensor_composer"} <= used
+    assert summary["files"][0]["configs_constructed"].get("ttnn.MeshShape") == 1
+    assert result.manifest["runner"]["trace_region_size"] == 25296896   # 273 commands x 61,696 B x 1.5, 64 KiB

@@ -90,6 +90,61 @@ from .types import (  # noqa: F401
     UnaryWithParam,
 )
 
+from . import multi_device as _multi_device
+from . import trace as _trace
+from .multi_device import (  # noqa: F401
+    ConcatMeshToTensor,
+    MeshDevice,
+    MeshShape,
+    ReplicateTensorToMesh,
+    ShardTensorToMesh,
+    close_mesh_device,
+    concat_mesh_to_tensor_composer,
+    distribute_tensor,
+    get_device_tensors,
+    open_mesh_device,
+    replicate_tensor_to_mesh_mapper,
+    shard_tensor_to_mesh_mapper,
+)
+from .trace import (  # noqa: F401
+    MeshEvent,
+    QueueId,
+    allocate_tensor_on_device,
+    begin_trace_capture,
+    copy,
+    copy_host_to_device_tensor,
+    end_trace_capture,
+    event_synchronize,
+    execute_trace,
+    record_event,
+    release_trace,
+    wait_for_event,
+)
+
+
+def _wire_ops():
+    """Every op runs per chip on a mesh (multi_device.per_chip) and on a command queue (trace.on_queue: hazards
+    between the queues, recording into a trace being captured); host transfers are refused inside capture."""
+    per_chip, on_queue, transfer = _multi_device.per_chip, _trace.on_queue, _trace.host_transfer
+    ops = ("embedding", "add", "layer_norm", "linear", "matmul", "scale_mask_softmax_in_place",
+           "interleaved_to_sharded", "sharded_to_interleaved", "reshape", "to_layout")
+    ns = globals()
+    for name in ops:
+        ns[name] = on_queue(per_chip(ns[name]), f"ttnn.{name}")
+    ns["deallocate"] = per_chip(ns["deallocate"])
+    ns["to_device"] = transfer(per_chip(ns["to_device"]), "ttnn.to_device", device_arg=1, device_kw="device")
+    ns["from_device"] = transfer(per_chip(ns["from_device"]), "ttnn.from_device")
+    ns["from_torch"] = transfer(ns["from_torch"], "ttnn.from_torch", device_kw="device")
+    ns["to_torch"] = transfer(ns["to_torch"], "ttnn.to_torch")
+    ns["synchronize_device"] = _trace.synchronize_device
+    for mod in (transformer, experimental):
+        for name in ("split_query_key_value_and_split_heads", "nlp_concat_heads", "concatenate_heads"):
+            if hasattr(mod, name):
+                setattr(mod, name, on_queue(per_chip(getattr(mod, name)), f"ttnn.{mod.__name__.split('.')[-1]}.{name}"))
+
+
+_wire_ops()
+
 bfloat16 = DataType.BFLOAT16
 float32 = DataType.FLOAT32
 uint32 = DataType.UINT32

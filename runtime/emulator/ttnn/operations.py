@@ -208,14 +208,21 @@ def open_device(*, device_id: int = 0, l1_small_size: int = DEFAULT_L1_SMALL_SIZ
     8x8 with dispatch on ethernet cores, 8x7 with dispatch on Tensix); a WORKER spec opened with ETH dispatch keeps
     its grid.  WORKER dispatch on the COL axis of an ETH spec is not emulated.
     """
+    dev = _open_devices.get(int(device_id))
+    if dev is not None and dev.is_open():
+        return dev
+    dev = _open_chip(device_id, l1_small_size, dispatch_core_config, worker_l1_size)
+    _open_devices[int(device_id)] = dev
+    return dev
+
+
+def _open_chip(device_id: int, l1_small_size: int, dispatch_core_config, worker_l1_size) -> Device:
+    """One chip of the current spec opened with ``dispatch_core_config`` (``open_device``, ``open_mesh_device``)."""
     import dataclasses
 
     from ..errors import EmulatorError
     from .types import DispatchCoreAxis, DispatchCoreConfig, DispatchCoreType
 
-    dev = _open_devices.get(int(device_id))
-    if dev is not None and dev.is_open():
-        return dev
     spec = get_device_spec()
     if dispatch_core_config is None:
         dispatch_core_config = DispatchCoreConfig(DispatchCoreType.WORKER)
@@ -235,13 +242,16 @@ def open_device(*, device_id: int = 0, l1_small_size: int = DEFAULT_L1_SMALL_SIZ
             spec = dataclasses.replace(spec, dispatch_core_type="ETH")
     if worker_l1_size:
         spec = dataclasses.replace(spec, l1_bytes=int(worker_l1_size))
-    dev = Device(spec, int(device_id), dispatch_core_config=dispatch_core_config)
-    _open_devices[int(device_id)] = dev
-    return dev
+    return Device(spec, int(device_id), dispatch_core_config=dispatch_core_config)
 
 
 def close_device(device: Device) -> None:
-    """ttnn 0.81.1 ``close_device(device)``: "Close the device and remove it from the device cache"."""
+    """ttnn 0.81.1 ``close_device(device)``: "Close the device and remove it from the device cache" (a mesh: every
+    chip, as ``close_mesh_device``)."""
+    from .multi_device import MeshDevice, close_mesh_device
+
+    if isinstance(device, MeshDevice):
+        return close_mesh_device(device)
     device._open = False
     if _open_devices.get(device.device_id) is device:
         del _open_devices[device.device_id]
@@ -265,7 +275,6 @@ def from_torch(tensor, dtype: Optional[DataType] = None, *, spec=None, tile=None
         return None
     _unsupported_if(spec is not None, "from_torch(spec=...)", op)
     _unsupported_if(tile is not None, "from_torch(tile=...)", op)
-    _unsupported_if(mesh_mapper is not None, "from_torch(mesh_mapper=...)", op)
     _unsupported_if(bool(col_tilize), "from_torch(col_tilize=True)", op)
     _unsupported_if(bool(enable_bfloat_opt), "from_torch(enable_bfloat_opt=True)", op)
     if isinstance(tensor, np.ndarray):
@@ -273,6 +282,11 @@ def from_torch(tensor, dtype: Optional[DataType] = None, *, spec=None, tile=None
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"{op}: expected a torch.Tensor or numpy array, got {type(tensor).__name__}")
     tensor = tensor.detach()
+    if mesh_mapper is not None:   # one part per chip (multi_device.py), each converted as a tensor of its own
+        from .multi_device import from_mesh_mapper
+
+        return from_mesh_mapper(tensor, mesh_mapper, device, memory_config, lambda part, chip: from_torch(
+            part, dtype, pad_value=pad_value, layout=layout, device=chip, memory_config=memory_config))
     if dtype is None:
         dtype = dtype_from_torch(tensor.dtype)
     if not isinstance(dtype, DataType):
@@ -307,9 +321,17 @@ def from_torch(tensor, dtype: Optional[DataType] = None, *, spec=None, tile=None
 def to_torch(tensor: Tensor, dtype: Optional[torch.dtype] = None, *, torch_rank: Optional[int] = None,
              mesh_composer=None, device=None, cq_id: Optional[int] = None) -> torch.Tensor:
     op = "ttnn.to_torch"
+    from .multi_device import MeshTensor, compose
+
+    if isinstance(tensor, MeshTensor) and mesh_composer is None and len(tensor.tensors) == 1:
+        tensor = tensor.tensors[0]   # a 1x1 mesh: its one shard
+    if mesh_composer is not None or isinstance(tensor, MeshTensor):
+        if mesh_composer is None:
+            raise OpInputError("a multi-device tensor needs mesh_composer= (e.g. ttnn.concat_mesh_to_tensor_composer)",
+                               op=op, rule="mesh_composer")
+        return compose(tensor, mesh_composer, lambda t: to_torch(t, dtype, torch_rank=torch_rank))
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{op}: expected a ttnn.Tensor, got {type(tensor).__name__}")
-    _unsupported_if(mesh_composer is not None, "to_torch(mesh_composer=...)", op)
     values = tensor._values(op, "tensor")
     tdt = torch_dtype_of(tensor.dtype)
     if tdt == torch.bfloat16 and formats.fp32_numerics():
