@@ -196,6 +196,20 @@ def _fitted_share(manifest: dict, device, sens) -> float:
     return fitted / pred.device_kernel_us
 
 
+MATRIX_ENGINE_OPS = ("ttnn.linear", "ttnn.matmul")
+
+
+def gap_factor(fig: dict, manifest: dict, device) -> dict:
+    """For a device figure: the published kernel time per batch, and how much slower than the fitted GEMM table
+    prices them our matrix-engine ops would have to run for them alone to close the gap (a diagnostic, not a fit)."""
+    pred = predict(manifest, device)
+    published_us = fig["batch"] / fig["published"] * 1e6
+    matrix_us = sum(op.us for op in pred.ops if op.ttnn_op in MATRIX_ENGINE_OPS)
+    return dict(published_kernels_ms=round(published_us / 1e3, 2),
+                matrix_share_pct=round(100 * matrix_us / pred.device_kernel_us),
+                matrix_slowdown=round((matrix_us + published_us - pred.device_kernel_us) / matrix_us, 2))
+
+
 def predict_figure(fig: dict, tmp: Path, built: dict) -> dict:
     device = find_device(fig["device"])
     key = (fig["device"], fig["batch"], fig["seq"], fig["task"], json.dumps(fig["model"], sort_keys=True))
@@ -213,6 +227,8 @@ def predict_figure(fig: dict, tmp: Path, built: dict) -> dict:
                task=m["task"], runner=fig["runner"].label if fig.get("runner") else "device kernels",
                differs=fig["differs"], rests_on=sens.top(sens.total, 4), fitted_share_pct=round(100 * fitted_share),
                lacks=fig["lacks"])
+    if fig["kind"] == "device":
+        row["gap"] = gap_factor(fig, m, device)
     if fig.get("theirs"):
         theirs, t_parts = _throughput(fig, apply_theirs(m, fig["theirs"]), device, fig.get("their_runner"))
         row.update(theirs_predicted=round(theirs, 1), theirs_error_pct=round(100 * (theirs / fig["published"] - 1), 1),
@@ -257,6 +273,11 @@ def main(argv=None) -> int:
               + ", ".join(f"{k}{'*' if k in FITTED else ''} {v:+.2f}" for k, v in r["rests_on"])
               + f"; {r['fitted_share_pct']}% of the time in ops priced mainly by fitted constants")
         print(f"  lacks: {r['lacks']}")
+        if "gap" in r:
+            g = r["gap"]
+            print(f"  gap: published {g['published_kernels_ms']:.2f} ms of kernels per batch vs our "
+                  f"{p['kernels']:.2f}; our matmuls/linears ({g['matrix_share_pct']}% of our time) would have to run "
+                  f"{g['matrix_slowdown']:.2f}x slower than the GEMM table prices their shapes to close it alone")
     print("fitted host constants (compiler/cost_data/host_io.yaml): "
           + ", ".join(f"{k} {v:g}" for k, v in host.items()))
     print(f"largest held-out error, our program: {largest:.1f}%; with their documented choices and timed loop where "

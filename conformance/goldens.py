@@ -216,10 +216,18 @@ def _bound_names(stmt: ast.stmt) -> List[str]:
         return [a.asname or a.name.split(".")[0] for a in stmt.names if a.name != "*"]
     targets = stmt.targets if isinstance(stmt, ast.Assign) else (
         [stmt.target] if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else [])
-    names: List[str] = []
-    for t in targets:
-        names += [n.id for n in ast.walk(t) if isinstance(n, ast.Name)]
-    return names
+    return [name for t in targets for name in _target_names(t)]
+
+
+def _target_names(target: ast.expr) -> List[str]:
+    """Names an assignment target binds: `f.attr = ...` and `d[k] = ...` bind nothing (they mutate f, d)."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [name for t in target.elts for name in _target_names(t)]
+    if isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    return []
 
 
 class _Namespace(dict):

@@ -71,6 +71,22 @@ EMITTED_OPS = (
     "ttnn.experimental.split_query_key_value_and_split_heads",
     "ttnn.transformer.concatenate_heads",      # the fixture program
     "ttnn.experimental.nlp_concat_heads",      # compiler/lower.py
+    # the performant runner and the mesh (compiler/templates/program.py.jinja, --trace / --mesh)
+    "ttnn.open_mesh_device",
+    "ttnn.shard_tensor_to_mesh_mapper",
+    "ttnn.replicate_tensor_to_mesh_mapper",
+    "ttnn.concat_mesh_to_tensor_composer",
+    "ttnn.distribute_tensor",
+    "ttnn.copy_host_to_device_tensor",
+    "ttnn.copy",
+    "ttnn.from_device",
+    "ttnn.record_event",
+    "ttnn.wait_for_event",
+    "ttnn.begin_trace_capture",
+    "ttnn.end_trace_capture",
+    "ttnn.execute_trace",
+    "ttnn.release_trace",
+    "ttnn.synchronize_device",
 )
 
 # emitted ops without a golden in the wheel (test_no_golden_claims checks the wheel agrees)
@@ -80,6 +96,16 @@ NO_GOLDEN = {
                        "and only releases storage; there is no output value to compare')",
     "ttnn.experimental.nlp_concat_heads": "the wheel attaches no golden (ttnn.experimental.concatenate_heads "
                                           "has one: test_golden_differs_experimental_concatenate_heads)",
+    **{op: "device / mesh management, no tensor computed: the wheel attaches no golden"
+       for op in ("ttnn.open_mesh_device", "ttnn.synchronize_device")},
+    **{op: "a mesh mapper / composer object, not an op on values: the wheel attaches no golden (what it does to "
+           "values is tested against the single-chip program in tests/runtime/test_mesh_trace.py)"
+       for op in ("ttnn.shard_tensor_to_mesh_mapper", "ttnn.replicate_tensor_to_mesh_mapper",
+                  "ttnn.concat_mesh_to_tensor_composer", "ttnn.distribute_tensor")},
+    **{op: "command-queue event or trace control, no tensor computed: the wheel attaches no golden (the rules it "
+           "imposes: tests/emulator/test_trace_rules.py)"
+       for op in ("ttnn.record_event", "ttnn.wait_for_event", "ttnn.begin_trace_capture", "ttnn.end_trace_capture",
+                  "ttnn.execute_trace", "ttnn.release_trace")},
 }
 
 # ops whose golden is compared with the emulator here -> the tests doing it (besides the emitted ones:
@@ -89,6 +115,9 @@ COMPARED = {
     "ttnn.from_torch": ["test_from_torch", "test_golden_differs_block_float_output"],
     "ttnn.to_device": ["test_to_device"],
     "ttnn.to_torch": ["test_to_torch"],
+    "ttnn.from_device": ["test_from_device"],
+    "ttnn.copy": ["test_copy"],
+    "ttnn.copy_host_to_device_tensor": ["test_copy_host_to_device_tensor"],
     "ttnn.embedding": ["test_embedding"],
     "ttnn.add": ["test_add"],
     "ttnn.layer_norm": ["test_layer_norm", "test_golden_differs_layer_norm_gamma_layout"],
@@ -474,6 +503,39 @@ def test_to_torch(device):
         out, ref = E.to_torch(t, **kw), g(x.to(torch.bfloat16), **kw)
         assert out.dtype == ref.dtype, (kw, out.dtype, ref.dtype)
         assert_exact(out, ref, f"ttnn.to_torch({kw})")
+
+
+def test_from_device(device):
+    g = golden("ttnn.from_device")
+    x = bf16_values(2, 64, 96)
+    out = E.from_device(dev(x, device), blocking=False)
+    assert out.device() is None
+    E.synchronize_device(device)     # a non-blocking read may be read only after it (the emulator refuses otherwise)
+    assert_exact(E.to_torch(out).float(), g(x), "ttnn.from_device")
+
+
+def test_copy(device):
+    """The golden casts input_a to input_b's dtype and, on the global-golden path, writes it into input_b."""
+    g = golden("ttnn.copy")
+    x, y = bf16_values(1, 64, 96), bf16_values(1, 64, 96)
+    a, b = dev(x, device), dev(y, device)
+    address = b.buffer_address()
+    E.copy(a, b)
+    ref = y.to(torch.bfloat16).clone()
+    g(x.to(torch.bfloat16), ref, _ttnn_global_golden=True)
+    assert b.buffer_address() == address, "ttnn.copy moved input_b"
+    assert_exact(host(b), ref, "ttnn.copy")
+
+
+def test_copy_host_to_device_tensor(device):
+    """The golden writes the source into the destination (global-golden path) and returns None, as the op does."""
+    g = golden("ttnn.copy_host_to_device_tensor")
+    x = bf16_values(1, 64, 96)
+    target = dev(torch.zeros(1, 64, 96), device, mc=E.DRAM_MEMORY_CONFIG)
+    assert E.copy_host_to_device_tensor(E.from_torch(x, dtype=E.bfloat16, layout=E.TILE_LAYOUT), target) is None
+    ref = torch.zeros(1, 64, 96, dtype=torch.bfloat16)
+    assert g(x.to(torch.bfloat16), ref, _ttnn_global_golden=True) is None
+    assert_exact(host(target), ref, "ttnn.copy_host_to_device_tensor")
 
 
 def test_embedding(device):
